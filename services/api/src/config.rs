@@ -1,0 +1,58 @@
+//! The api's settings, all from the environment.
+
+use std::{net::SocketAddr, time::Duration};
+
+use orator_core::config::{self, ConfigError, Connections};
+
+/// Everything the api reads at start.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Shared connection settings.
+    pub connections: Connections,
+    /// `ORATOR_HTTP_ADDR`.
+    pub http_addr: SocketAddr,
+    /// `ORATOR_MIGRATE`: create the database and run migrations at start.
+    pub migrate: bool,
+    /// `ORATOR_BOOTSTRAP_API_KEY`: a key that exists after start.
+    pub bootstrap_api_key: Option<String>,
+    /// `ORATOR_MAX_INPUT_CHARS`.
+    pub max_input_chars: usize,
+    /// `ORATOR_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `ORATOR_SYNC_TIMEOUT_MS`: how long sync speech waits for a worker.
+    pub sync_timeout: Duration,
+    /// `ORATOR_RATE_LIMIT`: requests per key per window.
+    pub rate_limit: u32,
+    /// `ORATOR_RATE_LIMIT_WINDOW_SECS`.
+    pub rate_limit_window: Duration,
+    /// `ORATOR_CACHE_TTL_SECS`.
+    pub cache_ttl: Duration,
+    /// `ORATOR_REDIS_TIMEOUT_MS`: bound on every Redis call.
+    pub redis_timeout: Duration,
+    /// `ORATOR_OUTBOX_POLL_MS`: relay poll interval (it is also woken on every commit).
+    pub outbox_poll: Duration,
+    /// `ORATOR_ESPEAK_BINARY`: used here for the voice catalogue.
+    pub espeak_binary: String,
+}
+
+impl ApiConfig {
+    /// Reads the environment; the error names the variable at fault.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let bootstrap = config::string("ORATOR_BOOTSTRAP_API_KEY", "");
+        Ok(Self {
+            connections: Connections::from_env()?,
+            http_addr: config::parse("ORATOR_HTTP_ADDR", "0.0.0.0:8000")?,
+            migrate: config::flag("ORATOR_MIGRATE", true)?,
+            bootstrap_api_key: (!bootstrap.is_empty()).then_some(bootstrap),
+            max_input_chars: config::positive("ORATOR_MAX_INPUT_CHARS", "4096")? as usize,
+            max_body_bytes: config::positive("ORATOR_MAX_BODY_BYTES", "65536")? as usize,
+            sync_timeout: config::millis("ORATOR_SYNC_TIMEOUT_MS", "30000")?,
+            rate_limit: config::positive("ORATOR_RATE_LIMIT", "600")?,
+            rate_limit_window: Duration::from_secs(config::positive("ORATOR_RATE_LIMIT_WINDOW_SECS", "60")?.into()),
+            cache_ttl: Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
+            redis_timeout: config::millis("ORATOR_REDIS_TIMEOUT_MS", "250")?,
+            outbox_poll: config::millis("ORATOR_OUTBOX_POLL_MS", "500")?,
+            espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
+        })
+    }
+}

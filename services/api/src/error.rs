@@ -1,0 +1,98 @@
+//! The one place where errors become HTTP responses, in OpenAI's error shape.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use orator_core::domain::InvalidInput;
+use serde::Serialize;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// The body could not be read as the expected JSON.
+    #[error("{message}")]
+    BadRequest { status: StatusCode, code: &'static str, message: String },
+    /// Missing or unknown API key.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Over the per-key limit.
+    #[error("rate limit exceeded")]
+    RateLimited(Duration),
+    /// No such resource (or not the caller's).
+    #[error("{0}")]
+    NotFound(String),
+    /// The resource is not in a state that allows this.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A worker did not finish in time.
+    #[error("speech was not ready within {0:?}; the job continues and its audio will be cached")]
+    Timeout(Duration),
+    /// Synthesis failed for good.
+    #[error("synthesis failed: {0}")]
+    SynthesisFailed(String),
+    /// A dependency failed.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+/// OpenAI's error envelope.
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+/// One error.
+pub struct ErrorDetail {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: String,
+    param: Option<&'static str>,
+    code: Option<&'static str>,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>, Option<&'static str>) {
+        use StatusCode as S;
+        match self {
+            Self::Invalid(e) => (S::BAD_REQUEST, "invalid_request_error", Some(e.param), Some(e.code)),
+            Self::BadRequest { status, code, .. } => (*status, "invalid_request_error", None, Some(code)),
+            Self::Unauthorized(_) => (S::UNAUTHORIZED, "authentication_error", None, Some("invalid_api_key")),
+            Self::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limit_error", None, Some("rate_limit_exceeded")),
+            Self::NotFound(_) => (S::NOT_FOUND, "invalid_request_error", None, Some("not_found")),
+            Self::Conflict { code, .. } => (S::CONFLICT, "invalid_request_error", None, Some(code)),
+            Self::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout_error", None, Some("synthesis_timeout")),
+            Self::SynthesisFailed(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("synthesis_failed")),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("internal_error")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let (status, kind, param, code) = self.parts();
+        let body = ErrorBody { error: ErrorDetail { kind, message: self.to_string(), param, code } };
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited(retry_after) = self {
+            let secs = retry_after.as_secs().max(1).to_string();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
+        }
+        response
+    }
+}

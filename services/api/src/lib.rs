@@ -1,0 +1,10 @@
+//! Orator's HTTP API.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod routes;
+pub mod startup;
+pub mod state;

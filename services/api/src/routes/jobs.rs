@@ -1,0 +1,269 @@
+//! `/v1/jobs`: asynchronous speech jobs.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use orator_core::{
+    db::{audio, jobs},
+    domain::{JobMode, JobStatus},
+};
+use orator_engine::AudioFormat;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::speech::{SpeechBody, audio_response};
+use crate::{auth::Caller, error::ApiError, extract::ApiJson, state::AppState};
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// A job as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    /// Job id.
+    pub id: Uuid,
+    /// Always `speech.job`.
+    pub object: &'static str,
+    /// Lifecycle state.
+    pub status: JobStatus,
+    /// Requested model.
+    pub model: String,
+    /// Engine voice.
+    pub voice: String,
+    /// Output format.
+    pub response_format: String,
+    /// Speed.
+    pub speed: f32,
+    /// Length of the input in characters.
+    pub input_characters: i32,
+    /// Synthesis attempts so far.
+    pub attempts: i32,
+    /// Last error, if any.
+    pub error: Option<String>,
+    /// Where to fetch the audio once succeeded.
+    pub audio_url: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// End time.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<jobs::Job> for JobView {
+    fn from(j: jobs::Job) -> Self {
+        let status = j.status();
+        Self {
+            id: j.id,
+            object: "speech.job",
+            status,
+            model: j.model,
+            voice: j.voice,
+            response_format: j.format,
+            speed: j.speed,
+            input_characters: j.text_length,
+            attempts: j.attempts,
+            error: j.error,
+            audio_url: (status == JobStatus::Succeeded).then(|| format!("/v1/jobs/{}/audio", j.id)),
+            created_at: j.created_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    /// Always `list`.
+    pub object: &'static str,
+    /// Newest first.
+    pub data: Vec<JobView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_cursor: Option<Uuid>,
+    /// Whether another page exists.
+    pub has_more: bool,
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page.
+    pub after: Option<Uuid>,
+}
+
+/// The job routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_job, list_jobs))
+        .routes(routes!(get_job, cancel_job))
+        .routes(routes!(get_job_audio))
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound(format!("no job {id:?}")))
+}
+
+async fn owned(state: &AppState, caller: Caller, id: &str) -> Result<jobs::Job, ApiError> {
+    let id = parse_id(id)?;
+    jobs::get_owned(&state.pool, id, caller.key_id).await?.ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
+}
+
+/// Queue a speech job.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    tag = "jobs",
+    request_body = SpeechBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the same key returns the same job")),
+    responses(
+        (status = 202, description = "Accepted", body = JobView),
+        (status = 400, description = "Invalid request", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
+        (status = 429, description = "Rate limited", body = crate::error::ErrorBody),
+    )
+)]
+async fn create_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SpeechBody>,
+) -> Result<Response, ApiError> {
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY => Some(k.to_owned()),
+            _ => {
+                return Err(ApiError::BadRequest {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "invalid_idempotency_key",
+                    message: format!("Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+                });
+            }
+        },
+    };
+    let spec = body.parse(&state)?;
+    let new = jobs::NewJob {
+        spec: &spec,
+        mode: JobMode::Async,
+        api_key_id: Some(caller.key_id),
+        idempotency_key: idempotency_key.as_deref(),
+        headers: serde_json::json!({}),
+    };
+    let (job, created) = jobs::create(&state.pool, new).await?;
+    if created {
+        state.relay.nudge();
+    }
+    let location = format!("/v1/jobs/{}", job.id);
+    let mut response = (StatusCode::ACCEPTED, Json(JobView::from(job))).into_response();
+    let h = response.headers_mut();
+    h.insert(header::LOCATION, HeaderValue::from_str(&location).expect("ascii"));
+    if !created {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// List the caller's jobs, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(ListParams),
+    responses((status = 200, body = JobList), (status = 401, body = crate::error::ErrorBody))
+)]
+async fn list_jobs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<JobList>, ApiError> {
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(orator_core::domain::InvalidInput {
+            param: "limit",
+            code: "invalid_limit",
+            message: format!("limit must be between 1 and 100, got {limit}"),
+        }
+        .into());
+    }
+    let mut rows = jobs::list_owned(&state.pool, caller.key_id, params.after, limit + 1).await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if has_more { rows.last().map(|j| j.id) } else { None };
+    Ok(Json(JobList { object: "list", data: rows.into_iter().map(JobView::from).collect(), next_cursor, has_more }))
+}
+
+/// One job.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = crate::error::ErrorBody))
+)]
+async fn get_job(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(owned(&state, caller, &id).await?.into()))
+}
+
+/// Cancel a job that has not started.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Canceled", body = JobView),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "The job is no longer queued", body = crate::error::ErrorBody),
+    )
+)]
+async fn cancel_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let job = owned(&state, caller, &id).await?;
+    match jobs::cancel(&state.pool, job.id, caller.key_id).await? {
+        Some(job) => Ok(Json(job.into())),
+        None => Err(ApiError::Conflict {
+            code: "job_not_cancelable",
+            message: format!("job {} is {} and can no longer be canceled", job.id, job.status().as_str()),
+        }),
+    }
+}
+
+/// The job's audio.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/audio",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Audio bytes", content(("audio/mpeg"), ("audio/ogg"), ("audio/flac"), ("audio/wav"), ("audio/pcm"))),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "Not succeeded (yet)", body = crate::error::ErrorBody),
+    )
+)]
+async fn get_job_audio(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = owned(&state, caller, &id).await?;
+    let Some(audio_id) = job.audio_id else {
+        return Err(ApiError::Conflict {
+            code: "job_not_ready",
+            message: format!("job {} is {}; audio exists once it has succeeded", job.id, job.status().as_str()),
+        });
+    };
+    let audio = audio::get(&state.pool, audio_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("audio {audio_id} missing")))?;
+    let format: AudioFormat = audio.format.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    Ok(audio_response(format, audio.sample_rate as u32, audio.bytes, "none"))
+}

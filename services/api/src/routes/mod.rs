@@ -1,0 +1,74 @@
+//! HTTP routes. Each module exports its `router()`; this one assembles them with the
+//! OpenAPI document, the JSON 404/405 fallbacks, the body limit and instrumentation.
+
+pub mod catalog;
+pub mod jobs;
+pub mod speech;
+
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    http::{Method, Uri},
+    routing::get,
+};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{error::ApiError, state::AppState};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Orator", description = "Text-to-speech API, OpenAI-compatible."),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API's OpenAPI document, generated from the routes below.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(speech::router())
+        .merge(jobs::router())
+        .merge(catalog::router())
+}
+
+/// Every API route, instrumented, with its state.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api_routes().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    let routes = routes
+        .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .with_state(state);
+    orator_telemetry::http::instrument(routes)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::BadRequest {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!("{method} is not allowed on {}", uri.path()),
+    }
+}

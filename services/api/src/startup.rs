@@ -1,0 +1,79 @@
+//! Builds the api from its config and serves it until SIGTERM/SIGINT.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use orator_core::{
+    cache::Redis,
+    completion::Completions,
+    db::{self, api_keys},
+    health,
+    queue::{Broker, Relay, Topology},
+};
+use orator_engine::{EspeakConfig, EspeakEngine};
+use orator_telemetry::health::{Criticality, Registry};
+use sqlx::PgPool;
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{config::ApiConfig, routes, state::AppState};
+
+/// Opens the database, creating and migrating it when the config says so.
+pub async fn database(config: &ApiConfig) -> anyhow::Result<PgPool> {
+    let c = &config.connections;
+    let pool = db::connect(&c.database_url, c.db_max_connections, config.migrate)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    if config.migrate {
+        db::migrate(&pool).await.context("running migrations")?;
+    }
+    Ok(pool)
+}
+
+/// Runs the HTTP server and the outbox relay.
+pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
+    let metrics = orator_telemetry::metrics::install(&[]).context("installing the metrics recorder")?;
+    let pool = database(&config).await?;
+    if let Some(key) = &config.bootstrap_api_key {
+        api_keys::ensure(&pool, "bootstrap", key).await.context("creating ORATOR_BOOTSTRAP_API_KEY")?;
+    }
+    let c = &config.connections;
+    let redis = Redis::new(&c.redis_url, c.redis_prefix.clone(), config.redis_timeout).context("REDIS_URL")?;
+    let broker = Arc::new(Broker::new(
+        c.amqp_url.clone(),
+        "orator-api",
+        Topology::new(&c.queue_prefix),
+        Duration::from_secs(3),
+    ));
+    let relay = Relay::new(pool.clone(), broker.clone(), config.outbox_poll);
+    let (stop_relay, relay_stopped) = watch::channel(false);
+    let relay_task = tokio::spawn(relay.clone().run(relay_stopped));
+    let engine = EspeakEngine::new(EspeakConfig { binary: config.espeak_binary.clone().into(), max_concurrency: 1 })
+        .await
+        .context("loading the espeak-ng voice catalogue (ORATOR_ESPEAK_BINARY)")?;
+
+    // PostgreSQL is needed to serve; without Redis the cache is bypassed and without
+    // RabbitMQ jobs wait in the outbox, so those only degrade the api.
+    let checks = Registry::new(c.health_timeout)
+        .with(health::Postgres(pool.clone()), Criticality::Critical)
+        .with(health::RedisPing(redis.clone()), Criticality::Optional)
+        .with(health::RabbitMq(broker), Criticality::Optional);
+    let state = AppState {
+        completions: Completions::start(pool.clone()),
+        pool,
+        redis,
+        relay,
+        engine: Arc::new(engine),
+        config: Arc::new(config.clone()),
+    };
+    let app = routes::router(state)
+        .merge(orator_telemetry::health::router(checks))
+        .merge(orator_telemetry::metrics::router(metrics));
+
+    let listener = TcpListener::bind(config.http_addr).await.context("binding ORATOR_HTTP_ADDR")?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(listener, app).with_graceful_shutdown(orator_telemetry::shutdown::signal()).await?;
+    let _ = stop_relay.send(true);
+    let _ = relay_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Redis: the content-addressed audio cache and per-key rate limits. Redis is an
+//! optimisation here, so callers treat an error as "bypass", never as a failure.
+
+use std::time::Duration;
+
+use deadpool_redis::{Config, Connection, Pool, PoolConfig, Runtime, Timeouts, redis};
+
+/// A Redis operation that failed or took too long.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Could not get a connection.
+    #[error("redis pool: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    /// The command failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The operation took longer than its timeout.
+    #[error("redis operation timed out")]
+    Timeout,
+}
+
+/// Redis handle shared by the cache, the rate limiter and the health check.
+#[derive(Clone)]
+pub struct Redis {
+    pool: Pool,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl Redis {
+    /// Connects lazily to `url`. Every key gets `prefix`; every operation, connecting
+    /// included, is bounded by `timeout`, so a dead Redis costs a request at most that.
+    pub fn new(url: &str, prefix: impl Into<String>, timeout: Duration) -> Result<Self, deadpool_redis::CreatePoolError> {
+        let mut cfg = Config::from_url(url);
+        cfg.pool = Some(PoolConfig {
+            max_size: 32,
+            timeouts: Timeouts { wait: Some(timeout), create: Some(timeout), recycle: Some(timeout) },
+            ..PoolConfig::default()
+        });
+        let pool = cfg.create_pool(Some(Runtime::Tokio1))?;
+        Ok(Self { pool, prefix: prefix.into(), timeout })
+    }
+
+    /// Full key name for `parts`.
+    pub fn key(&self, parts: &[&str]) -> String {
+        format!("{}{}", self.prefix, parts.join(":"))
+    }
+
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, CacheError>
+    where
+        F: AsyncFnOnce(&mut Connection) -> Result<T, redis::RedisError>,
+    {
+        let work = async {
+            let mut conn = self.pool.get().await?;
+            Ok(f(&mut conn).await?)
+        };
+        tokio::time::timeout(self.timeout, work).await.map_err(|_| CacheError::Timeout)?
+    }
+
+    /// `PING`.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        self.with_conn(async |c| redis::cmd("PING").query_async::<String>(c).await).await.map(drop)
+    }
+
+    /// Cached audio for `cache_key`.
+    pub async fn get_audio(&self, cache_key: &str) -> Result<Option<CachedAudio>, CacheError> {
+        let key = self.key(&["audio", cache_key]);
+        let raw: Option<Vec<u8>> = self.with_conn(async |c| redis::cmd("GET").arg(&key).query_async(c).await).await?;
+        Ok(raw.and_then(CachedAudio::decode))
+    }
+
+    /// Caches audio for `ttl`.
+    pub async fn put_audio(&self, cache_key: &str, audio: &CachedAudio, ttl: Duration) -> Result<(), CacheError> {
+        let key = self.key(&["audio", cache_key]);
+        let value = audio.encode();
+        self.with_conn(async |c| {
+            redis::cmd("SET").arg(&key).arg(&value).arg("EX").arg(ttl.as_secs().max(1)).query_async::<()>(c).await
+        })
+        .await
+    }
+
+    /// Counts one request against `subject`'s fixed window; `Err(retry_after)` past `limit`.
+    pub async fn rate_limit(&self, subject: &str, limit: u32, window: Duration) -> Result<Result<(), Duration>, CacheError> {
+        let window_secs = window.as_secs().max(1);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let slot = now / window_secs;
+        let key = self.key(&["ratelimit", subject, &slot.to_string()]);
+        let (count,): (u64,) = self
+            .with_conn(async |c| {
+                redis::pipe()
+                    .cmd("INCR")
+                    .arg(&key)
+                    .cmd("EXPIRE")
+                    .arg(&key)
+                    .arg(window_secs)
+                    .ignore()
+                    .query_async(c)
+                    .await
+            })
+            .await?;
+        if count > u64::from(limit) {
+            Ok(Err(Duration::from_secs((slot + 1) * window_secs - now)))
+        } else {
+            Ok(Ok(()))
+        }
+    }
+}
+
+/// Audio as cached: the bytes plus the sample rate, which a raw `pcm` answer must state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedAudio {
+    /// Sample rate of the encoded audio.
+    pub sample_rate: u32,
+    /// Encoded bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl CachedAudio {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(4 + self.bytes.len());
+        v.extend_from_slice(&self.sample_rate.to_le_bytes());
+        v.extend_from_slice(&self.bytes);
+        v
+    }
+
+    fn decode(raw: Vec<u8>) -> Option<Self> {
+        let rate = u32::from_le_bytes(raw.get(..4)?.try_into().ok()?);
+        Some(Self { sample_rate: rate, bytes: raw[4..].to_vec() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_audio_round_trips() {
+        let audio = CachedAudio { sample_rate: 22050, bytes: vec![1, 2, 3] };
+        assert_eq!(CachedAudio::decode(audio.encode()), Some(audio));
+        assert_eq!(CachedAudio::decode(vec![1, 2]), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! Environment configuration: every setting has a variable and a working local default,
+//! and a bad value names its variable.
+
+use std::{str::FromStr, time::Duration};
+
+/// A setting that could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value {value:?} for {var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub var: &'static str,
+    /// What it held.
+    pub value: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// Reads `var`, or `default` when unset or empty.
+pub fn string(var: &'static str, default: &str) -> String {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => default.to_owned(),
+    }
+}
+
+/// Reads and parses `var`, or parses `default` when unset.
+pub fn parse<T>(var: &'static str, default: &str) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let value = string(var, default);
+    value.parse().map_err(|e: T::Err| ConfigError { var, value, reason: e.to_string() })
+}
+
+/// Like [`parse`], then checks the value with `valid`, whose error text names the rule.
+pub fn parse_checked<T>(
+    var: &'static str,
+    default: &str,
+    valid: impl Fn(&T) -> Result<(), String>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let v = parse(var, default)?;
+    valid(&v).map_err(|reason| ConfigError { var, value: string(var, default), reason })?;
+    Ok(v)
+}
+
+/// A positive integer setting.
+pub fn positive(var: &'static str, default: &str) -> Result<u32, ConfigError> {
+    parse_checked(var, default, |v: &u32| if *v > 0 { Ok(()) } else { Err("must be at least 1".into()) })
+}
+
+/// A duration given in milliseconds.
+pub fn millis(var: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    parse::<u64>(var, default).map(Duration::from_millis)
+}
+
+/// A boolean: true/false, 1/0, yes/no, on/off.
+pub fn flag(var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    let value = string(var, if default { "true" } else { "false" });
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError { var, value, reason: "expected true or false".into() }),
+    }
+}
+
+/// Connection settings shared by both binaries.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `ORATOR_DB_MAX_CONNECTIONS`.
+    pub db_max_connections: u32,
+    /// `REDIS_URL`.
+    pub redis_url: String,
+    /// `ORATOR_REDIS_PREFIX`: prepended to every Redis key, so runs can share a server.
+    pub redis_prefix: String,
+    /// `AMQP_URL`.
+    pub amqp_url: String,
+    /// `ORATOR_QUEUE_PREFIX`: prepended to every exchange and queue name.
+    pub queue_prefix: String,
+    /// `ORATOR_HEALTH_TIMEOUT_MS`: per-check timeout.
+    pub health_timeout: Duration,
+}
+
+impl Connections {
+    /// Reads the connection settings from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            database_url: string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orator"),
+            db_max_connections: positive("ORATOR_DB_MAX_CONNECTIONS", "10")?,
+            redis_url: string("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_prefix: string("ORATOR_REDIS_PREFIX", "orator:"),
+            amqp_url: string("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            queue_prefix: string("ORATOR_QUEUE_PREFIX", ""),
+            health_timeout: millis("ORATOR_HEALTH_TIMEOUT_MS", "1000")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        // SAFETY: the variable is unique to this test.
+        unsafe { std::env::set_var("ORATOR_TEST_CONFIG_NUMBER", "many") };
+        let err = positive("ORATOR_TEST_CONFIG_NUMBER", "1").unwrap_err();
+        assert!(err.to_string().contains("ORATOR_TEST_CONFIG_NUMBER"), "{err}");
+        unsafe { std::env::set_var("ORATOR_TEST_CONFIG_NUMBER", "0") };
+        let err = positive("ORATOR_TEST_CONFIG_NUMBER", "1").unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        assert_eq!(positive("ORATOR_TEST_CONFIG_UNSET", "7").unwrap(), 7);
+    }
+}

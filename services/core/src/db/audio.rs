@@ -1,0 +1,63 @@
+//! Synthesised audio.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Audio to store.
+#[derive(Debug, Clone)]
+pub struct NewAudio {
+    /// Format name (`mp3`, …).
+    pub format: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Sample rate of the encoded audio.
+    pub sample_rate: u32,
+    /// Length of the audio.
+    pub duration_ms: u32,
+    /// Encoded bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Stored audio.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Audio {
+    /// Id.
+    pub id: Uuid,
+    /// Format name.
+    pub format: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Sample rate of the encoded audio.
+    pub sample_rate: i32,
+    /// Length of the audio.
+    pub duration_ms: i32,
+    /// Encoded bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Loads audio by id.
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Audio>, sqlx::Error> {
+    sqlx::query_as("SELECT id, format, content_type, sample_rate, duration_ms, bytes FROM audio WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Inserts audio inside the caller's transaction and returns its id.
+pub async fn insert(conn: &mut sqlx::PgConnection, audio: &NewAudio) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO audio (id, format, content_type, sample_rate, duration_ms, size_bytes, bytes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(&audio.format)
+    .bind(&audio.content_type)
+    .bind(audio.sample_rate as i32)
+    .bind(audio.duration_ms as i32)
+    .bind(audio.bytes.len() as i32)
+    .bind(&audio.bytes)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,288 @@
+//! Speech jobs.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{JOB_DONE_CHANNEL, audio, outbox};
+use crate::domain::{JobMode, JobStatus, SpeechSpec};
+
+/// A job as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    /// UUIDv7, time-ordered.
+    pub id: Uuid,
+    /// Owner.
+    pub api_key_id: Option<Uuid>,
+    /// `sync` or `async`.
+    #[sqlx(try_from = "String")]
+    pub mode: ModeColumn,
+    /// Lifecycle state.
+    #[sqlx(try_from = "String")]
+    pub status: StatusColumn,
+    /// Requested model.
+    pub model: String,
+    /// Engine.
+    pub engine: String,
+    /// Engine voice.
+    pub voice: String,
+    /// Output format.
+    pub format: String,
+    /// Speed.
+    pub speed: f32,
+    /// Text to speak.
+    pub input: String,
+    /// Text length in characters.
+    pub text_length: i32,
+    /// Content address of the audio.
+    pub cache_key: String,
+    /// Synthesis attempts so far.
+    pub attempts: i32,
+    /// Last error.
+    pub error: Option<String>,
+    /// Result.
+    pub audio_id: Option<Uuid>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Wrapper so sqlx can decode the status column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusColumn(pub JobStatus);
+
+impl TryFrom<String> for StatusColumn {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map(Self)
+    }
+}
+
+/// Wrapper so sqlx can decode the mode column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModeColumn(pub JobMode);
+
+impl TryFrom<String> for ModeColumn {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "sync" => Ok(Self(JobMode::Sync)),
+            "async" => Ok(Self(JobMode::Async)),
+            _ => Err(format!("unknown job mode {s:?}")),
+        }
+    }
+}
+
+impl Job {
+    /// Lifecycle state.
+    pub fn status(&self) -> JobStatus {
+        self.status.0
+    }
+}
+
+// sqlx accepts only static SQL, so the column list is spliced in with `concat!`.
+macro_rules! columns {
+    () => {
+        "id, api_key_id, mode, status, model, engine, voice, format, speed, input, text_length, \
+         cache_key, attempts, error, audio_id, created_at, updated_at, finished_at"
+    };
+}
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    /// Validated request.
+    pub spec: &'a SpeechSpec,
+    /// Sync or async.
+    pub mode: JobMode,
+    /// Owner.
+    pub api_key_id: Option<Uuid>,
+    /// Client-chosen key that makes retries of the same request return the same job.
+    pub idempotency_key: Option<&'a str>,
+    /// Message headers for the outbox (trace context).
+    pub headers: serde_json::Value,
+}
+
+/// Creates a job and its outbox row in one transaction. When the idempotency key was used
+/// before, returns that job and `false`.
+pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let spec = new.spec;
+    let inserted = sqlx::query_as::<_, Job>(concat!(
+        "INSERT INTO jobs (id, api_key_id, idempotency_key, mode, status, model, engine, voice, format, speed,
+                           input, text_sha256, text_length, cache_key)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
+         RETURNING ", columns!(), ""
+    ))
+    .bind(Uuid::now_v7())
+    .bind(new.api_key_id)
+    .bind(new.idempotency_key)
+    .bind(new.mode.as_str())
+    .bind(spec.model.as_str())
+    .bind(&spec.engine)
+    .bind(spec.voice.as_str())
+    .bind(spec.format.as_str())
+    .bind(spec.speed.get())
+    .bind(spec.text.as_str())
+    .bind(spec.text.sha256())
+    .bind(spec.text.chars() as i32)
+    .bind(spec.cache_key())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = inserted else {
+        tx.rollback().await?;
+        let existing = sqlx::query_as::<_, Job>(concat!(
+            "SELECT ", columns!(), " FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(new.api_key_id)
+        .bind(new.idempotency_key)
+        .fetch_one(pool)
+        .await?;
+        return Ok((existing, false));
+    };
+    let job = row;
+    let payload = serde_json::json!({ "job_id": job.id });
+    outbox::insert(&mut tx, job.id, &payload, &new.headers).await?;
+    tx.commit().await?;
+    Ok((job, true))
+}
+
+/// A job by id.
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+    let row = sqlx::query_as::<_, Job>(concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row)
+}
+
+/// A job by id, only if `api_key_id` owns it.
+pub async fn get_owned(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+    Ok(get(pool, id).await?.filter(|j| j.api_key_id == Some(api_key_id)))
+}
+
+/// The owner's jobs, newest first, strictly older than `before` when given.
+pub async fn list_owned(
+    pool: &PgPool,
+    api_key_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Job>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, Job>(concat!(
+        "SELECT ", columns!(), " FROM jobs WHERE api_key_id = $1 AND ($2::uuid IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(api_key_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// Cancels a queued job of the owner's; `None` when it is not queued (or not theirs).
+pub async fn cancel(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+    let row = sqlx::query_as::<_, Job>(concat!(
+        "UPDATE jobs SET status = 'canceled', updated_at = now(), finished_at = now()
+         WHERE id = $1 AND api_key_id = $2 AND status = 'queued'
+         RETURNING ", columns!(), ""
+    ))
+    .bind(id)
+    .bind(api_key_id)
+    .fetch_optional(pool)
+    .await?;
+    if row.is_some() {
+        notify_done(pool, id).await?;
+    }
+    Ok(row)
+}
+
+/// What a worker may do with a delivered job.
+#[derive(Debug)]
+pub enum Start {
+    /// Synthesise it (attempts already counted).
+    Run(Job),
+    /// It has already ended (or never existed): acknowledge without work.
+    Skip(Option<JobStatus>),
+}
+
+/// Claims a job for synthesis. A job left `running` by a worker that died is claimed again.
+pub async fn start(pool: &PgPool, id: Uuid) -> Result<Start, sqlx::Error> {
+    let row = sqlx::query_as::<_, Job>(concat!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), updated_at = now()
+         WHERE id = $1 AND status IN ('queued', 'running')
+         RETURNING ", columns!(), ""
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(job) => Ok(Start::Run(job)),
+        None => Ok(Start::Skip(get(pool, id).await?.map(|j| j.status()))),
+    }
+}
+
+/// Stores the audio and marks the job succeeded in one transaction, announcing it on
+/// commit. Returns false (and stores nothing) when the job already ended.
+pub async fn succeed(pool: &PgPool, id: Uuid, new_audio: &audio::NewAudio) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let audio_id = audio::insert(&mut tx, new_audio).await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = 'succeeded', audio_id = $2, error = NULL, updated_at = now(), finished_at = now()
+         WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(audio_id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    notify_done(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records a failed attempt that will be retried.
+pub async fn retry_later(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'")
+        .bind(id)
+        .bind(error)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Marks the job failed for good and announces it.
+pub async fn fail(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE jobs SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
+         WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    notify_done(&mut *tx, id).await?;
+    tx.commit().await
+}
+
+async fn notify_done<'e>(executor: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(JOB_DONE_CHANNEL)
+        .bind(id.to_string())
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Number of jobs in each status.
+pub async fn count_by_status(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY status").fetch_all(pool).await
+}

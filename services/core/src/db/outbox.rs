@@ -1,0 +1,63 @@
+//! The transactional outbox: rows commit with their job, the relay publishes them.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A message waiting to be published.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// Row id (publish order).
+    pub id: i64,
+    /// The job it carries.
+    pub job_id: Uuid,
+    /// Message body.
+    pub payload: serde_json::Value,
+    /// Message headers (trace context).
+    pub headers: serde_json::Value,
+}
+
+/// Adds a row inside the caller's transaction.
+pub async fn insert(
+    conn: &mut PgConnection,
+    job_id: Uuid,
+    payload: &serde_json::Value,
+    headers: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO outbox (job_id, payload, headers) VALUES ($1, $2, $3)")
+        .bind(job_id)
+        .bind(payload)
+        .bind(headers)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks up to `limit` unpublished rows; other relays skip them.
+pub async fn lock_pending(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, job_id, payload, headers FROM outbox WHERE published_at IS NULL
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks rows published.
+pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Number of unpublished rows and the age of the oldest, in seconds.
+pub async fn backlog(pool: &sqlx::PgPool) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)
+         FROM outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -1,0 +1,275 @@
+//! Domain types. Each newtype rejects bad input once, at the edge, so the rest of the code
+//! can trust what it holds.
+
+use orator_engine::{AudioFormat, Synthesizer};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Input that breaks a rule; `param` names the request field at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidInput {
+    /// The field at fault.
+    pub param: &'static str,
+    /// What is wrong, for a human.
+    pub message: String,
+    /// Machine-readable reason.
+    pub code: &'static str,
+}
+
+impl InvalidInput {
+    fn new(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self { param, code, message: message.into() }
+    }
+}
+
+/// Text to speak: not blank, at most the configured number of characters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeechText(String);
+
+impl SpeechText {
+    /// Accepts `text` when it has content and at most `max_chars` characters.
+    pub fn parse(text: String, max_chars: usize) -> Result<Self, InvalidInput> {
+        if text.trim().is_empty() {
+            return Err(InvalidInput::new("input", "empty_input", "input must not be empty"));
+        }
+        let chars = text.chars().count();
+        if chars > max_chars {
+            return Err(InvalidInput::new(
+                "input",
+                "input_too_long",
+                format!("input is {chars} characters; the limit is {max_chars}"),
+            ));
+        }
+        Ok(Self(text))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Length in characters.
+    pub fn chars(&self) -> usize {
+        self.0.chars().count()
+    }
+
+    /// Hex SHA-256 of the text: logged and stored instead of the text itself.
+    pub fn sha256(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+/// Playback speed, 0.25 to 4.0 (OpenAI's range); 1.0 is normal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speed(f32);
+
+impl Speed {
+    /// Slowest accepted speed.
+    pub const MIN: f32 = 0.25;
+    /// Fastest accepted speed.
+    pub const MAX: f32 = 4.0;
+
+    /// Accepts a finite speed within range; `None` means 1.0.
+    pub fn parse(speed: Option<f64>) -> Result<Self, InvalidInput> {
+        let s = speed.unwrap_or(1.0);
+        if !s.is_finite() || s < f64::from(Self::MIN) || s > f64::from(Self::MAX) {
+            return Err(InvalidInput::new(
+                "speed",
+                "invalid_speed",
+                format!("speed must be between {} and {}, got {s}", Self::MIN, Self::MAX),
+            ));
+        }
+        Ok(Self(s as f32))
+    }
+
+    /// The value.
+    pub fn get(self) -> f32 {
+        self.0
+    }
+}
+
+/// An engine voice, resolved from an engine id or an OpenAI alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voice(String);
+
+impl Voice {
+    /// Resolves `name` through the engine's catalogue.
+    pub fn parse(name: &str, engine: &dyn Synthesizer) -> Result<Self, InvalidInput> {
+        engine.resolve_voice(name).map(Self).ok_or_else(|| {
+            InvalidInput::new(
+                "voice",
+                "unknown_voice",
+                format!("unknown voice {name:?}; GET /v1/audio/voices lists the voices"),
+            )
+        })
+    }
+
+    /// The engine voice id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// OpenAI model names accepted as aliases of the default engine.
+pub const OPENAI_MODELS: [&str; 2] = ["tts-1", "tts-1-hd"];
+
+/// A model name: an OpenAI TTS model or an engine name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model(String);
+
+impl Model {
+    /// Accepts `tts-1`, `tts-1-hd` or the engine's own name.
+    pub fn parse(name: &str, engine: &dyn Synthesizer) -> Result<Self, InvalidInput> {
+        if OPENAI_MODELS.contains(&name) || name == engine.name() {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(InvalidInput::new(
+                "model",
+                "unknown_model",
+                format!("unknown model {name:?}; GET /v1/models lists the models"),
+            ))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Parses a response format name.
+pub fn parse_format(name: Option<&str>) -> Result<AudioFormat, InvalidInput> {
+    // OpenAI's default is mp3.
+    name.unwrap_or("mp3")
+        .parse()
+        .map_err(|e: orator_engine::UnknownFormat| InvalidInput::new("response_format", "unknown_format", e.to_string()))
+}
+
+/// A validated request for speech: everything needed to synthesise and to cache it.
+#[derive(Debug, Clone)]
+pub struct SpeechSpec {
+    /// Requested model.
+    pub model: Model,
+    /// Engine that will synthesise it.
+    pub engine: String,
+    /// Engine voice.
+    pub voice: Voice,
+    /// Output format.
+    pub format: AudioFormat,
+    /// Speed.
+    pub speed: Speed,
+    /// Text.
+    pub text: SpeechText,
+}
+
+impl SpeechSpec {
+    /// Content address of the audio: the same inputs always give the same bytes.
+    pub fn cache_key(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            self.engine.as_str(),
+            self.voice.as_str(),
+            self.format.as_str(),
+            &format!("{:.3}", self.speed.get()),
+            self.text.as_str(),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// Lifecycle of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting in the outbox or the queue.
+    Queued,
+    /// A worker is synthesising it.
+    Running,
+    /// Audio is ready.
+    Succeeded,
+    /// Gave up after the configured attempts.
+    Failed,
+    /// Canceled by its owner before it ran.
+    Canceled,
+}
+
+impl JobStatus {
+    /// Every status, for gauges.
+    pub const ALL: [JobStatus; 5] = [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Canceled];
+
+    /// Database and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    /// True once the job will not change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
+    }
+}
+
+impl std::str::FromStr for JobStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("unknown job status {s:?}"))
+    }
+}
+
+/// How the caller waits for the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobMode {
+    /// `POST /v1/audio/speech`: the request waits.
+    Sync,
+    /// `POST /v1/jobs`: the caller polls.
+    Async,
+}
+
+impl JobMode {
+    /// Database and label name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sync => "sync",
+            Self::Async => "async",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_rules() {
+        assert_eq!(SpeechText::parse("  ".into(), 10).unwrap_err().param, "input");
+        assert_eq!(SpeechText::parse("héllo".into(), 5).unwrap().chars(), 5);
+        assert_eq!(SpeechText::parse("héllo!".into(), 5).unwrap_err().code, "input_too_long");
+    }
+
+    #[test]
+    fn speed_rules() {
+        assert_eq!(Speed::parse(None).unwrap().get(), 1.0);
+        assert!(Speed::parse(Some(0.25)).is_ok());
+        assert!(Speed::parse(Some(4.0)).is_ok());
+        for bad in [0.2, 4.01, f64::NAN, f64::INFINITY, -1.0] {
+            assert_eq!(Speed::parse(Some(bad)).unwrap_err().param, "speed", "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(parse_format(None).unwrap(), AudioFormat::Mp3);
+        assert_eq!(parse_format(Some("flac")).unwrap(), AudioFormat::Flac);
+        assert_eq!(parse_format(Some("aiff")).unwrap_err().param, "response_format");
+    }
+}

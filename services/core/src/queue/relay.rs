@@ -1,0 +1,107 @@
+//! The outbox relay: publishes committed outbox rows to RabbitMQ and marks them sent.
+//! Rows wait in PostgreSQL while the broker is away, so accepted jobs are never lost.
+
+use std::{sync::Arc, time::Duration};
+
+use lapin::{
+    BasicProperties,
+    types::{AMQPValue, FieldTable},
+};
+use sqlx::PgPool;
+use tokio::sync::{Notify, watch};
+
+use super::{Broker, QueueError};
+use crate::db::outbox;
+
+/// Rows published per transaction.
+const BATCH: i64 = 200;
+
+/// Publishes the outbox; wake it with [`Relay::nudge`] after a commit for low latency.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    broker: Arc<Broker>,
+    wake: Arc<Notify>,
+    interval: Duration,
+}
+
+/// Why a relay pass stopped.
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl Relay {
+    /// A relay that also polls every `interval` (to retry after broker outages).
+    pub fn new(pool: PgPool, broker: Arc<Broker>, interval: Duration) -> Self {
+        Self { pool, broker, wake: Arc::new(Notify::new()), interval }
+    }
+
+    /// Asks the relay to run now.
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = self.interval;
+        loop {
+            match self.drain().await {
+                Ok(published) => {
+                    if published > 0 {
+                        tracing::debug!(published, "outbox relayed");
+                    }
+                    backoff = self.interval;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay failed; rows stay pending");
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Publishes every pending row; returns how many.
+    async fn drain(&self) -> Result<usize, RelayError> {
+        let mut total = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let rows = outbox::lock_pending(&mut tx, BATCH).await?;
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            let topology = self.broker.topology();
+            let messages: Vec<_> = rows.iter().map(message).collect();
+            self.broker.publish_confirmed(&topology.exchange, &topology.jobs, messages).await?;
+            // A crash here publishes these rows again: the worker is idempotent.
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            outbox::mark_published(&mut tx, &ids).await?;
+            tx.commit().await?;
+            total += rows.len();
+        }
+    }
+}
+
+/// The AMQP message for an outbox row: persistent, with the job id, the publish time
+/// (for time-in-queue) and the stored headers.
+fn message(row: &outbox::OutboxRow) -> (Vec<u8>, BasicProperties) {
+    let mut headers = FieldTable::default();
+    for (k, v) in row.headers.as_object().into_iter().flatten() {
+        if let Some(v) = v.as_str() {
+            headers.insert(k.as_str().into(), AMQPValue::LongString(v.into()));
+        }
+    }
+    let props = BasicProperties::default()
+        .with_message_id(row.job_id.to_string().as_str().into())
+        .with_timestamp(chrono::Utc::now().timestamp() as u64)
+        .with_headers(headers);
+    (serde_json::to_vec(&row.payload).expect("JSON value serialises"), props)
+}

@@ -1,0 +1,73 @@
+//! Exchange and queue names and their idempotent declaration.
+
+use lapin::{
+    Channel, ExchangeKind,
+    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    types::{AMQPValue, FieldTable, LongString},
+};
+
+/// Names of Orator's exchange and queues, all sharing one prefix.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// Direct exchange that routes jobs.
+    pub exchange: String,
+    /// `tts.jobs`: the work queue.
+    pub jobs: String,
+    /// `tts.jobs.retry`: messages wait here for their per-message TTL, then dead-letter
+    /// back to `jobs`.
+    pub retry: String,
+    /// `tts.jobs.dead`: jobs that exhausted their attempts or could not be read.
+    pub dead: String,
+}
+
+fn text(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+impl Topology {
+    /// Names under `prefix` (empty in production; a per-run prefix in tests).
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            exchange: format!("{prefix}tts"),
+            jobs: format!("{prefix}tts.jobs"),
+            retry: format!("{prefix}tts.jobs.retry"),
+            dead: format!("{prefix}tts.jobs.dead"),
+        }
+    }
+
+    /// Declares everything; safe to repeat from every process.
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+        channel
+            .exchange_declare(
+                self.exchange.as_str().into(),
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() },
+                FieldTable::default(),
+            )
+            .await?;
+
+        // A rejected (unreadable) message goes straight to the dead-letter queue.
+        let mut jobs_args = FieldTable::default();
+        jobs_args.insert("x-dead-letter-exchange".into(), text(""));
+        jobs_args.insert("x-dead-letter-routing-key".into(), text(&self.dead));
+        channel.queue_declare(self.jobs.as_str().into(), durable, jobs_args).await?;
+        channel
+            .queue_bind(
+                self.jobs.as_str().into(),
+                self.exchange.as_str().into(),
+                self.jobs.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+
+        let mut retry_args = FieldTable::default();
+        retry_args.insert("x-dead-letter-exchange".into(), text(&self.exchange));
+        retry_args.insert("x-dead-letter-routing-key".into(), text(&self.jobs));
+        channel.queue_declare(self.retry.as_str().into(), durable, retry_args).await?;
+
+        channel.queue_declare(self.dead.as_str().into(), durable, FieldTable::default()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! Text to audio bytes for Orator.
+//!
+//! This crate knows speech engines and audio codecs only: transport, queues and storage live in
+//! the crates that call it. An engine ([`Synthesizer`]) turns text into mono 16-bit [`Pcm`];
+//! [`encode`] turns that into the bytes of one [`AudioFormat`].
+
+#![warn(missing_docs)]
+
+mod encode;
+mod error;
+mod espeak;
+mod format;
+mod pcm;
+mod synth;
+mod voice;
+
+pub use encode::{encode, output_sample_rate};
+pub use error::{EncodeError, EngineError};
+pub use espeak::{EspeakConfig, EspeakEngine};
+pub use format::{AudioFormat, UnknownFormat};
+pub use pcm::Pcm;
+pub use synth::{SynthesisRequest, Synthesizer};
+pub use voice::VoiceInfo;

@@ -1,0 +1,43 @@
+//! The Prometheus recorder and the `/metrics` route.
+
+use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds. 0.25 s and 1 s are exact SLO thresholds: a latency SLO
+/// whose threshold falls between buckets cannot be computed from the histogram.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Installs the global recorder. Every metric whose name ends in `_seconds` gets
+/// `LATENCY_BUCKETS` unless `buckets` names it more precisely.
+pub fn install(buckets: &[(&str, &[f64])]) -> Result<PrometheusHandle, BuildError> {
+    let mut builder = PrometheusBuilder::new();
+    for (name, values) in buckets {
+        builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_string()), values)?;
+    }
+    builder = builder.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?;
+    let handle = builder.install_recorder()?;
+    let upkeep = handle.clone();
+    // The exporter keeps histogram data until upkeep drains it.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub fn router(handle: PrometheusHandle) -> Router {
+    Router::new().route("/metrics", get(render)).with_state(handle)
+}
+
+async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        handle.render(),
+    )
+}

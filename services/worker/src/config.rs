@@ -1,0 +1,54 @@
+//! The worker's settings, all from the environment.
+
+use std::{net::SocketAddr, time::Duration};
+
+use orator_core::config::{self, ConfigError, Connections};
+
+/// Everything the worker reads at start.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Shared connection settings.
+    pub connections: Connections,
+    /// `ORATOR_HTTP_ADDR`: health and metrics server.
+    pub http_addr: SocketAddr,
+    /// `ORATOR_PREFETCH`: unacknowledged messages held at once (= jobs in flight).
+    pub prefetch: u16,
+    /// `ORATOR_ENGINE_CONCURRENCY`: espeak-ng processes at once.
+    pub engine_concurrency: usize,
+    /// `ORATOR_MAX_ATTEMPTS`: attempts before a job is dead-lettered and failed.
+    pub max_attempts: u32,
+    /// `ORATOR_RETRY_BASE_MS`: first retry delay; it doubles with each attempt.
+    pub retry_base: Duration,
+    /// `ORATOR_SHUTDOWN_GRACE_MS`: how long in-flight jobs may finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `ORATOR_SYNTHESIS_TIMEOUT_MS`: bound on one synthesis.
+    pub synthesis_timeout: Duration,
+    /// `ORATOR_CACHE_TTL_SECS`.
+    pub cache_ttl: Duration,
+    /// `ORATOR_REDIS_TIMEOUT_MS`.
+    pub redis_timeout: Duration,
+    /// `ORATOR_ESPEAK_BINARY`.
+    pub espeak_binary: String,
+}
+
+impl WorkerConfig {
+    /// Reads the environment; the error names the variable at fault.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
+        Ok(Self {
+            connections: Connections::from_env()?,
+            http_addr: config::parse("ORATOR_HTTP_ADDR", "0.0.0.0:8001")?,
+            prefetch: config::parse_checked("ORATOR_PREFETCH", "8", |v: &u16| {
+                if *v > 0 { Ok(()) } else { Err("must be at least 1".into()) }
+            })?,
+            engine_concurrency: config::positive("ORATOR_ENGINE_CONCURRENCY", &cpus)? as usize,
+            max_attempts: config::positive("ORATOR_MAX_ATTEMPTS", "3")?,
+            retry_base: config::millis("ORATOR_RETRY_BASE_MS", "1000")?,
+            shutdown_grace: config::millis("ORATOR_SHUTDOWN_GRACE_MS", "30000")?,
+            synthesis_timeout: config::millis("ORATOR_SYNTHESIS_TIMEOUT_MS", "60000")?,
+            cache_ttl: std::time::Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
+            redis_timeout: config::millis("ORATOR_REDIS_TIMEOUT_MS", "250")?,
+            espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
+        })
+    }
+}

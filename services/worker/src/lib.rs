@@ -1,0 +1,6 @@
+//! Orator's queue worker.
+
+pub mod config;
+pub mod consumer;
+pub mod process;
+pub mod startup;

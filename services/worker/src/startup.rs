@@ -1,0 +1,65 @@
+//! Builds the worker from its config and runs it until SIGTERM/SIGINT.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use orator_core::{
+    cache::Redis,
+    db, health,
+    queue::{Broker, Topology},
+};
+use orator_engine::{EspeakConfig, EspeakEngine};
+use orator_telemetry::health::{Criticality, Registry};
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{config::WorkerConfig, consumer, process::Context};
+
+/// Runs the consumer and the health/metrics server.
+pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
+    let metrics = orator_telemetry::metrics::install(&[]).context("installing the metrics recorder")?;
+    let c = &config.connections;
+    // The api owns migrations; the worker only connects.
+    let pool = db::connect(&c.database_url, c.db_max_connections, false)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    let redis = Redis::new(&c.redis_url, c.redis_prefix.clone(), config.redis_timeout).context("REDIS_URL")?;
+    let broker = Arc::new(Broker::new(
+        c.amqp_url.clone(),
+        "orator-worker",
+        Topology::new(&c.queue_prefix),
+        Duration::from_secs(3),
+    ));
+    let engine = EspeakEngine::new(EspeakConfig {
+        binary: config.espeak_binary.clone().into(),
+        max_concurrency: config.engine_concurrency,
+    })
+    .await
+    .context("starting espeak-ng (ORATOR_ESPEAK_BINARY)")?;
+    tracing::info!(engine = "espeak-ng", version = engine.version(), voices = engine_voice_count(&engine), "engine ready");
+
+    // Without PostgreSQL or RabbitMQ the worker cannot do its work; Redis only speeds up
+    // later requests.
+    let checks = Registry::new(c.health_timeout)
+        .with(health::Postgres(pool.clone()), Criticality::Critical)
+        .with(health::RabbitMq(broker.clone()), Criticality::Critical)
+        .with(health::RedisPing(redis.clone()), Criticality::Optional);
+    let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(metrics));
+    let listener = TcpListener::bind(config.http_addr).await.context("binding ORATOR_HTTP_ADDR")?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let ctx = Arc::new(Context { pool, redis, broker, engine: Arc::new(engine), config });
+    let (stop, stopped) = watch::channel(false);
+    let consuming = tokio::spawn(consumer::run(ctx, stopped));
+    orator_telemetry::shutdown::signal().await;
+    let _ = stop.send(true);
+    consuming.await.context("consumer task")?;
+    server.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn engine_voice_count(engine: &EspeakEngine) -> usize {
+    use orator_engine::Synthesizer;
+    engine.voices().len()
+}
