@@ -1,1 +1,28 @@
+//! Harness for Orator's end-to-end tests: each test gets its own database, queue prefix
+//! and Redis prefix, reaches every server through a TCP proxy it can cut, and runs the
+//! real `orator-api` and `orator-worker` binaries.
 
+pub mod audio;
+pub mod env;
+pub mod process;
+pub mod proxy;
+
+pub use env::{Api, TestEnv};
+pub use process::Service;
+pub use proxy::TcpProxy;
+
+/// Polls `probe` every 50 ms until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < until, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

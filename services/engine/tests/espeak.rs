@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use orator_engine::{EngineError, EspeakConfig, EspeakEngine, SynthesisRequest, Synthesizer};
 
-const SENTENCE: &str = "The quick brown fox jumps over the lazy dog, then it runs back into the forest.";
+const SENTENCE: &str =
+    "The quick brown fox jumps over the lazy dog, then it runs back into the forest.";
 
 async fn engine() -> EspeakEngine {
     EspeakEngine::new(EspeakConfig::default())
@@ -91,7 +92,10 @@ async fn resolves_ids_aliases_and_variants() {
     assert_eq!(engine.resolve_voice("EN-US").as_deref(), Some("en-us"));
     assert_eq!(engine.resolve_voice("de+m3").as_deref(), Some("de+m3"));
     // Variant file names are case-sensitive to espeak-ng; the canonical spelling comes back.
-    assert_eq!(engine.resolve_voice("en-us+alex").as_deref(), Some("en-us+Alex"));
+    assert_eq!(
+        engine.resolve_voice("en-us+alex").as_deref(),
+        Some("en-us+Alex")
+    );
     assert_eq!(engine.resolve_voice("klingon"), None);
     assert_eq!(engine.resolve_voice("en-us+nosuchvariant"), None);
     assert_eq!(engine.resolve_voice("en-us+../../etc"), None);
@@ -119,7 +123,9 @@ async fn every_listed_voice_is_accepted_by_espeak() {
         let engine = Arc::clone(&engine);
         tasks.spawn(async move {
             // Letters rather than digits: a few languages (cv, he, tk, ...) say nothing for "1 2 3".
-            let result = engine.synthesize(&request("a b c hello", &voice, 1.0)).await;
+            let result = engine
+                .synthesize(&request("a b c hello", &voice, 1.0))
+                .await;
             (voice, result)
         });
     }
@@ -147,7 +153,10 @@ async fn aliases_sound_different() {
             .synthesize(&request("Hello there.", alias, 1.0))
             .await
             .unwrap();
-        assert!(seen.insert(pcm.samples), "{alias} sounds like another alias");
+        assert!(
+            seen.insert(pcm.samples),
+            "{alias} sounds like another alias"
+        );
     }
     // A variant really changes the voice (espeak-ng falls back silently on unknown ones).
     let plain = engine
@@ -170,7 +179,8 @@ async fn speed_changes_duration() {
                 .duration_seconds()
         }
     };
-    let (normal, fast, fastest, slow) = (at(1.0).await, at(2.0).await, at(4.0).await, at(0.5).await);
+    let (normal, fast, fastest, slow) =
+        (at(1.0).await, at(2.0).await, at(4.0).await, at(0.5).await);
     assert!(fast < normal * 0.65, "2.0: {fast} s vs 1.0: {normal} s");
     assert!(fastest < fast * 0.8, "4.0: {fastest} s vs 2.0: {fast} s");
     assert!(slow > normal * 1.5, "0.5: {slow} s vs 1.0: {normal} s");
@@ -190,9 +200,7 @@ async fn option_like_text_is_spoken_not_parsed() {
     assert!(pcm.duration_seconds() > 2.0, "{} s", pcm.duration_seconds());
     assert!(rms(&pcm.samples) > 500.0);
     assert!(!target.exists(), "-w in the text was obeyed");
-    let dash = engine
-        .synthesize(&request("-", "en-us", 1.0))
-        .await;
+    let dash = engine.synthesize(&request("-", "en-us", 1.0)).await;
     // A lone dash is either spoken or silence, but never an option error.
     assert!(
         matches!(dash, Ok(_) | Err(EngineError::EmptyOutput)),
@@ -208,7 +216,11 @@ async fn long_utf8_text_is_read_whole() {
     let text = "Grüße aus Köln, schöne Äpfel und süße Öfen. ".repeat(40);
     assert!(text.len() > 1_000);
     let pcm = engine.synthesize(&request(&text, "de", 1.0)).await.unwrap();
-    assert!(pcm.duration_seconds() > 60.0, "{} s", pcm.duration_seconds());
+    assert!(
+        pcm.duration_seconds() > 60.0,
+        "{} s",
+        pcm.duration_seconds()
+    );
 }
 
 #[tokio::test]
@@ -216,7 +228,10 @@ async fn empty_text_and_unknown_voice_are_errors() {
     let engine = engine().await;
     for text in ["", "   \n\t "] {
         let result = engine.synthesize(&request(text, "en-us", 1.0)).await;
-        assert!(matches!(result, Err(EngineError::EmptyOutput)), "{text:?}: {result:?}");
+        assert!(
+            matches!(result, Err(EngineError::EmptyOutput)),
+            "{text:?}: {result:?}"
+        );
     }
     let result = engine.synthesize(&request("hello", "klingon", 1.0)).await;
     assert!(matches!(result, Err(EngineError::UnknownVoice(v)) if v == "klingon"));
@@ -254,19 +269,28 @@ async fn bad_binary_fails_at_startup() {
         max_concurrency: 1,
     })
     .await;
-    assert!(matches!(missing, Err(EngineError::Spawn { .. })), "{missing:?}");
+    assert!(
+        matches!(missing, Err(EngineError::Spawn { .. })),
+        "{missing:?}"
+    );
     let failing = EspeakEngine::new(EspeakConfig {
         binary: "false".into(),
         max_concurrency: 1,
     })
     .await;
-    assert!(matches!(failing, Err(EngineError::Failed { .. })), "{failing:?}");
+    assert!(
+        matches!(failing, Err(EngineError::Failed { .. })),
+        "{failing:?}"
+    );
     let impostor = EspeakEngine::new(EspeakConfig {
         binary: "true".into(),
         max_concurrency: 1,
     })
     .await;
-    assert!(matches!(impostor, Err(EngineError::BadOutput(_))), "{impostor:?}");
+    assert!(
+        matches!(impostor, Err(EngineError::BadOutput(_))),
+        "{impostor:?}"
+    );
 }
 
 /// Runs two syntheses at once through a wrapper that logs when each starts and ends, and

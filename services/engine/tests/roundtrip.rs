@@ -49,8 +49,13 @@ fn as_f32(pcm: &Pcm) -> Vec<f32> {
 
 /// RMS of consecutive 10 ms windows: a loudness curve that can be compared across rates.
 fn envelope(samples: &[f32], rate: u32) -> Vec<f64> {
-    let window = (rate / 100) as usize;
-    samples.chunks(window).map(rms).collect()
+    // Window edges in exact time, so 22,050 Hz windows do not drift against 48 kHz ones.
+    let edge = |i: usize| (i as u64 * u64::from(rate) / 100) as usize;
+    (0..)
+        .map(|i| (edge(i), edge(i + 1).min(samples.len())))
+        .take_while(|&(start, end)| start < end)
+        .map(|(start, end)| rms(&samples[start..end]))
+        .collect()
 }
 
 /// Pearson correlation of two loudness curves over their common length.
@@ -78,7 +83,10 @@ fn assert_faithful(format: AudioFormat, pcm: &Pcm, decoded: &Decoded, duration_t
         "{format}: {got} s decoded vs {want} s synthesised"
     );
     let (want_rms, got_rms) = (rms(&as_f32(pcm)), rms(&decoded.samples));
-    assert!(want_rms > 500.0, "the speech itself is too quiet: {want_rms}");
+    assert!(
+        want_rms > 500.0,
+        "the speech itself is too quiet: {want_rms}"
+    );
     assert!(
         got_rms > want_rms * 0.7 && got_rms < want_rms * 1.3,
         "{format}: rms {got_rms} vs {want_rms}"
@@ -87,7 +95,7 @@ fn assert_faithful(format: AudioFormat, pcm: &Pcm, decoded: &Decoded, duration_t
         &envelope(&as_f32(pcm), pcm.sample_rate),
         &envelope(&decoded.samples, decoded.sample_rate),
     );
-    assert!(r > 0.95, "{format}: loudness curve correlation {r}");
+    assert!(r > 0.98, "{format}: loudness curve correlation {r}");
     println!(
         "{format}: {got:.3} s vs {want:.3} s, rms {got_rms:.0} vs {want_rms:.0}, envelope r = {r:.4}"
     );
@@ -152,7 +160,10 @@ fn ogg_opus_decode(bytes: Vec<u8>) -> Decoded {
     let pre_skip = usize::from(u16::from_le_bytes([head.data[10], head.data[11]]));
     let tags = reader.read_packet_expected().expect("OpusTags");
     assert_eq!(&tags.data[..8], b"OpusTags");
-    assert!(tags.first_in_page() && tags.last_in_page(), "OpusTags must be alone on its page");
+    assert!(
+        tags.first_in_page() && tags.last_in_page(),
+        "OpusTags must be alone on its page"
+    );
 
     let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
     let mut out = Vec::new();
@@ -173,10 +184,19 @@ fn ogg_opus_decode(bytes: Vec<u8>) -> Decoded {
         ended = packet.last_in_stream();
     }
     assert!(ended, "no end-of-stream flag");
-    assert!(pages_granules.len() > 1, "all audio on one page");
+    let packets = pages_granules.last().map_or(0, |g| g.div_ceil(960));
+    assert!(
+        pages_granules.len() as u64 >= packets / 50,
+        "{packets} packets on {} pages",
+        pages_granules.len()
+    );
     // RFC 7845: the final granule position says how much of the last packet is real.
     let end = usize::try_from(last_granule).unwrap();
-    assert!(end <= out.len() && end + 960 > out.len(), "end granule {end}, decoded {}", out.len());
+    assert!(
+        end <= out.len() && end + 960 > out.len(),
+        "end granule {end}, decoded {}",
+        out.len()
+    );
     Decoded {
         samples: out[pre_skip..end].iter().map(|&s| f32::from(s)).collect(),
         sample_rate: 48_000,
@@ -224,8 +244,9 @@ async fn mp3_decodes_to_the_same_speech() {
         "{size} bytes, expected ~{expected_size}"
     );
     let decoded = symphonia_decode(bytes, "mp3");
-    // The LAME tag makes the decoded length exact up to a frame's rounding.
-    assert_faithful(AudioFormat::Mp3, &pcm, &decoded, 0.01);
+    // The LAME tag lets the decoder trim delay and padding: the length comes back exact.
+    assert_eq!(decoded.samples.len(), pcm.samples.len());
+    assert_faithful(AudioFormat::Mp3, &pcm, &decoded, 0.001);
 }
 
 #[tokio::test]
@@ -235,6 +256,12 @@ async fn ogg_opus_decodes_to_the_same_speech() {
     assert_eq!(&bytes[..4], b"OggS");
     let decoded = ogg_opus_decode(bytes);
     // Pre-skip and the end granule make the length exact up to resampling rounding.
+    let expected = (pcm.samples.len() as u64 * 48_000).div_ceil(u64::from(pcm.sample_rate));
+    assert!(
+        (decoded.samples.len() as u64).abs_diff(expected) <= 1,
+        "{} samples decoded, {expected} expected",
+        decoded.samples.len()
+    );
     assert_faithful(AudioFormat::Opus, &pcm, &decoded, 0.001);
 }
 
@@ -259,7 +286,9 @@ fn short_and_odd_inputs_encode_in_every_format() {
     // Shorter than one Opus frame, one MP3 frame, one FLAC block; and an odd rate.
     for (len, rate) in [(1, 22_050), (100, 22_050), (5_000, 16_000), (3_000, 44_100)] {
         let pcm = Pcm {
-            samples: (0..len).map(|i| ((i * 37) % 2_000) as i16 - 1_000).collect(),
+            samples: (0..len)
+                .map(|i| ((i * 37) % 2_000) as i16 - 1_000)
+                .collect(),
             sample_rate: rate,
         };
         for format in AudioFormat::ALL {
@@ -274,25 +303,4 @@ fn short_and_odd_inputs_encode_in_every_format() {
             opus.samples.len()
         );
     }
-}
-
-#[tokio::test]
-async fn zz_debug_opus_lag() {
-    let pcm = speech().await;
-    let decoded = ogg_opus_decode(encode(&pcm, AudioFormat::Opus).unwrap());
-    let src = as_f32(&pcm);
-    let up: Vec<f64> = (0..decoded.samples.len()).map(|j| {
-        let t = j as f64 * 22050.0 / 48000.0; let k = t.floor() as usize; let f = t - k as f64;
-        let a = *src.get(k).unwrap_or(&0.0) as f64; let b = *src.get(k+1).unwrap_or(&0.0) as f64; a + (b-a)*f }).collect();
-    let d: Vec<f64> = decoded.samples.iter().map(|&x| x as f64).collect();
-    let mut best = (0i64, 0.0);
-    for lag in (-600i64..=600).step_by(1) {
-        let n = d.len() as i64 - lag.abs();
-        let mut num = 0.0; let mut ea = 0.0; let mut eb = 0.0;
-        for i in 0..n { let (x, y) = if lag >= 0 { (up[i as usize], d[(i+lag) as usize]) } else { (up[(i-lag) as usize], d[i as usize]) }; num += x*y; ea += x*x; eb += y*y; }
-        let r = num / (ea*eb).sqrt();
-        if r > best.1 { best = (lag, r); }
-        if lag % 100 == 0 || lag.abs() < 3 { println!("lag {lag} r={r:.4}"); }
-    }
-    println!("best {best:?}");
 }

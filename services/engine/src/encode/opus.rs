@@ -171,6 +171,9 @@ mod tests {
         assert!((out.len() as i64 - 48_000).abs() <= 1, "{}", out.len());
         let rms = (out[4_800..43_200].iter().map(|x| x * x).sum::<f32>() / 38_400.0).sqrt();
         let expected = 10_000.0 / 32_768.0 / 2f32.sqrt();
-        assert!((rms - expected).abs() < expected * 0.02, "{rms} vs {expected}");
+        assert!(
+            (rms - expected).abs() < expected * 0.02,
+            "{rms} vs {expected}"
+        );
     }
 }

@@ -224,12 +224,10 @@ mod tests {
 
     #[test]
     fn version_parsing() {
-        let line = "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/x86_64-linux-gnu/espeak-ng-data\n";
+        let line =
+            "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/x86_64-linux-gnu/espeak-ng-data\n";
         assert_eq!(parse_version(line).unwrap(), "1.51");
-        assert!(matches!(
-            parse_version(""),
-            Err(EngineError::BadOutput(_))
-        ));
+        assert!(matches!(parse_version(""), Err(EngineError::BadOutput(_))));
         assert!(matches!(
             parse_version("GNU bash, version 5.2"),
             Err(EngineError::BadOutput(_))

@@ -193,7 +193,8 @@ fn parse_voices(listing: &str) -> (Vec<VoiceInfo>, Vec<String>) {
 /// Letters, digits and `extra`, starting with a letter or digit: safe as part of `-v`.
 fn plain(s: &str, extra: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 fn parse_variants(listing: &str) -> Vec<String> {
@@ -255,7 +256,15 @@ Pty Language       Age/Gender VoiceName          File                 Other Lang
         let ids: Vec<&str> = table.voices().iter().map(|v| v.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["af", "cmn", "en-gb", "en-us", "chr-us-qaaa-x-west", "yue", "de"]
+            [
+                "af",
+                "cmn",
+                "en-gb",
+                "en-us",
+                "chr-us-qaaa-x-west",
+                "yue",
+                "de"
+            ]
         );
         let cmn = &table.voices()[1];
         assert_eq!(cmn.name, "Chinese (Mandarin, latin as English)");
