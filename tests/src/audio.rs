@@ -3,8 +3,8 @@
 use std::io::Cursor;
 
 use symphonia::core::{
-    audio::SampleBuffer, codecs::DecoderOptions, formats::FormatOptions, io::MediaSourceStream,
-    meta::MetadataOptions, probe::Hint,
+    audio::SampleBuffer, codecs::DecoderOptions, formats::FormatOptions, io::MediaSourceStream, meta::MetadataOptions,
+    probe::Hint,
 };
 
 /// What a decoded clip looks like.
@@ -36,8 +36,15 @@ pub fn decode(format: &str, bytes: &[u8], pcm_rate: u32) -> Decoded {
     match format {
         "pcm" => {
             assert_eq!(bytes.len() % 2, 0, "pcm must be whole s16 samples");
-            let samples = bytes.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect();
-            Decoded { sample_rate: pcm_rate, channels: 1, samples }
+            let samples = bytes
+                .chunks_exact(2)
+                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+                .collect();
+            Decoded {
+                sample_rate: pcm_rate,
+                channels: 1,
+                samples,
+            }
         }
         "opus" => decode_ogg_opus(bytes),
         // symphonia 0.5 rejects flacenc's streams ("end of stream") that libFLAC, sox and
@@ -63,14 +70,20 @@ fn decode_symphonia(ext: &str, bytes: &[u8]) -> Decoded {
     let mut channels = 0;
     let mut samples = Vec::new();
     while let Ok(packet) = format.next_packet() {
-        let decoded = decoder.decode(&packet).unwrap_or_else(|e| panic!("{ext}: undecodable packet: {e}"));
+        let decoded = decoder
+            .decode(&packet)
+            .unwrap_or_else(|e| panic!("{ext}: undecodable packet: {e}"));
         let spec = *decoded.spec();
         channels = spec.channels.count();
         let mut buf = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
         buf.copy_interleaved_ref(decoded);
         samples.extend(buf.samples().iter().step_by(channels));
     }
-    Decoded { sample_rate, channels, samples }
+    Decoded {
+        sample_rate,
+        channels,
+        samples,
+    }
 }
 
 fn decode_flac(bytes: &[u8]) -> Decoded {
@@ -83,7 +96,11 @@ fn decode_flac(bytes: &[u8]) -> Decoded {
         .step_by(channels)
         .map(|s| s.expect("FLAC frame") as f32 / 32768.0)
         .collect();
-    Decoded { sample_rate: info.sample_rate, channels, samples }
+    Decoded {
+        sample_rate: info.sample_rate,
+        channels,
+        samples,
+    }
 }
 
 fn decode_ogg_opus(bytes: &[u8]) -> Decoded {
@@ -99,12 +116,18 @@ fn decode_ogg_opus(bytes: &[u8]) -> Decoded {
     let mut last_granule = 0;
     let mut buf = vec![0f32; 5760];
     while let Some(packet) = reader.read_packet().expect("ogg page") {
-        let n = decoder.decode_float(&packet.data, &mut buf, false).expect("opus packet");
+        let n = decoder
+            .decode_float(&packet.data, &mut buf, false)
+            .expect("opus packet");
         samples.extend_from_slice(&buf[..n]);
         last_granule = packet.absgp_page();
     }
     // The last granule position gives the exact length; the decoder's output is padded.
     let length = (last_granule as usize).saturating_sub(pre_skip);
     let samples: Vec<f32> = samples.into_iter().skip(pre_skip).take(length).collect();
-    Decoded { sample_rate: 48_000, channels, samples }
+    Decoded {
+        sample_rate: 48_000,
+        channels,
+        samples,
+    }
 }

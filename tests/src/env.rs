@@ -9,7 +9,10 @@ use sqlx::PgPool;
 use crate::{Service, TcpProxy, eventually};
 
 fn upstream(var: &str, default: &str) -> SocketAddr {
-    std::env::var(var).unwrap_or_else(|_| default.into()).parse().expect("socket address")
+    std::env::var(var)
+        .unwrap_or_else(|_| default.into())
+        .parse()
+        .expect("socket address")
 }
 
 /// Names and addresses of one test's slice of the shared servers.
@@ -64,9 +67,19 @@ impl TestEnv {
     /// Environment shared by api and worker: every connection goes through a proxy.
     pub fn service_env(&self) -> Vec<(String, String)> {
         [
-            ("DATABASE_URL", format!("postgres://postgres@127.0.0.1:{}/{}", self.pg.port(), self.slice.db_name)),
+            (
+                "DATABASE_URL",
+                format!(
+                    "postgres://postgres@127.0.0.1:{}/{}",
+                    self.pg.port(),
+                    self.slice.db_name
+                ),
+            ),
             ("REDIS_URL", format!("redis://127.0.0.1:{}", self.redis.port())),
-            ("AMQP_URL", format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.amqp.port())),
+            (
+                "AMQP_URL",
+                format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.amqp.port()),
+            ),
             ("ORATOR_QUEUE_PREFIX", self.slice.queue_prefix.clone()),
             ("ORATOR_REDIS_PREFIX", self.slice.redis_prefix.clone()),
             ("ORATOR_HTTP_ADDR", "127.0.0.1:0".into()),
@@ -89,7 +102,11 @@ impl TestEnv {
         let mut env = self.with(extra);
         env.push(("ORATOR_BOOTSTRAP_API_KEY".into(), self.api_key.clone()));
         let service = Service::spawn("orator-api", "api", &env).await;
-        Api { service, http: reqwest::Client::new(), key: self.api_key.clone() }
+        Api {
+            service,
+            http: reqwest::Client::new(),
+            key: self.api_key.clone(),
+        }
     }
 
     /// Starts `orator-worker`.
@@ -100,7 +117,11 @@ impl TestEnv {
     /// A direct (unproxied) connection to the test's database, for assertions.
     pub async fn db(&self) -> PgPool {
         let url = format!("postgres://postgres@{}/{}", self.slice.pg, self.slice.db_name);
-        sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.expect("test database")
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .expect("test database")
     }
 
     /// Messages ready in the queue `tts.jobs<suffix>` (e.g. "" or ".dead").
@@ -109,7 +130,14 @@ impl TestEnv {
         let channel = conn.create_channel().await.unwrap();
         let name = format!("{}tts.jobs{suffix}", self.slice.queue_prefix);
         let q = channel
-            .queue_declare(name.as_str().into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+            .queue_declare(
+                name.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .expect("queue exists");
         let _ = conn.close(200, "bye".into()).await;
@@ -139,7 +167,9 @@ impl Slice {
 
     async fn amqp_direct(&self) -> Connection {
         let url = format!("amqp://guest:guest@{}/%2f", self.amqp);
-        Connection::connect(&url, ConnectionProperties::default()).await.expect("RabbitMQ")
+        Connection::connect(&url, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ")
     }
 
     async fn cleanup(&self) {
@@ -155,17 +185,17 @@ impl Slice {
         }
         if let Ok(pool) = deadpool_redis::Config::from_url(format!("redis://{}", self.redis))
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            && let Ok(mut conn) = pool.get().await
         {
-            if let Ok(mut conn) = pool.get().await {
-                use deadpool_redis::redis;
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(format!("{}*", self.redis_prefix))
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap_or_default();
-                if !keys.is_empty() {
-                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-                }
+            use deadpool_redis::redis;
+            let pattern = format!("{}*", self.redis_prefix);
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
             }
         }
         let conn = self.amqp_direct().await;
@@ -175,7 +205,9 @@ impl Slice {
                 let _ = channel.queue_delete(name.as_str().into(), Default::default()).await;
             }
             let exchange = format!("{}tts", self.queue_prefix);
-            let _ = channel.exchange_delete(exchange.as_str().into(), Default::default()).await;
+            let _ = channel
+                .exchange_delete(exchange.as_str().into(), Default::default())
+                .await;
         }
         let _ = conn.close(200, "bye".into()).await;
         let _ = std::fs::remove_dir_all(self.scratch());
@@ -188,7 +220,11 @@ impl Drop for TestEnv {
         // the test's runtime may be shutting down.
         let slice = self.slice.clone();
         let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(slice.cleanup())
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(slice.cleanup())
         })
         .join();
     }
@@ -217,19 +253,32 @@ impl Api {
 
     /// `POST /v1/audio/speech` with `body`.
     pub async fn speech(&self, body: Value) -> reqwest::Response {
-        self.request(reqwest::Method::POST, "/v1/audio/speech").json(&body).send().await.expect("speech request")
+        self.request(reqwest::Method::POST, "/v1/audio/speech")
+            .json(&body)
+            .send()
+            .await
+            .expect("speech request")
     }
 
     /// `POST /v1/jobs` with `body`; returns the job JSON (asserting 202).
     pub async fn create_job(&self, body: Value) -> Value {
-        let response = self.request(reqwest::Method::POST, "/v1/jobs").json(&body).send().await.expect("job request");
+        let response = self
+            .request(reqwest::Method::POST, "/v1/jobs")
+            .json(&body)
+            .send()
+            .await
+            .expect("job request");
         assert_eq!(response.status(), 202, "{:?}", response.text().await);
         response.json().await.unwrap()
     }
 
     /// `GET /v1/jobs/{id}`.
     pub async fn job(&self, id: &str) -> Value {
-        let response = self.request(reqwest::Method::GET, &format!("/v1/jobs/{id}")).send().await.unwrap();
+        let response = self
+            .request(reqwest::Method::GET, &format!("/v1/jobs/{id}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }

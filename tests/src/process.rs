@@ -20,7 +20,10 @@ pub fn bin_dir() -> PathBuf {
         return dir.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 /// A running binary.
@@ -54,12 +57,17 @@ impl Service {
         let mut command = Command::new(&path);
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         for (k, _) in std::env::vars() {
-            if k.starts_with("ORATOR_") || k.starts_with("OTEL_") || ["DATABASE_URL", "REDIS_URL", "AMQP_URL"].contains(&k.as_str()) {
+            if k.starts_with("ORATOR_")
+                || k.starts_with("OTEL_")
+                || ["DATABASE_URL", "REDIS_URL", "AMQP_URL"].contains(&k.as_str())
+            {
                 command.env_remove(k);
             }
         }
         command.envs(env.iter().map(|(k, v)| (k, v)));
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
         let lines = Arc::new(Mutex::new(Vec::new()));
         capture(child.stdout.take().unwrap(), name.to_owned(), lines.clone());
         capture(child.stderr.take().unwrap(), format!("{name}:stderr"), lines.clone());
@@ -76,10 +84,18 @@ impl Service {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("{name} exited with {status} before listening");
             }
-            assert!(tokio::time::Instant::now() < until, "{name} did not start listening within 60 s");
+            assert!(
+                tokio::time::Instant::now() < until,
+                "{name} did not start listening within 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        Self { name: name.to_owned(), child, lines, addr }
+        Self {
+            name: name.to_owned(),
+            child,
+            lines,
+            addr,
+        }
     }
 
     /// `http://addr`.

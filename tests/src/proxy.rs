@@ -34,14 +34,18 @@ impl TcpProxy {
             let generation = generation.clone();
             tokio::spawn(async move {
                 loop {
-                    let Ok((client, _)) = listener.accept().await else { continue };
+                    let Ok((client, _)) = listener.accept().await else {
+                        continue;
+                    };
                     if cut.load(Ordering::SeqCst) {
                         drop(client); // refused: the client sees the connection close at once
                         continue;
                     }
                     let mut killed = generation.subscribe();
                     tokio::spawn(async move {
-                        let Ok(server) = TcpStream::connect(upstream).await else { return };
+                        let Ok(server) = TcpStream::connect(upstream).await else {
+                            return;
+                        };
                         let (mut client, mut server) = (client, server);
                         tokio::select! {
                             _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
@@ -51,7 +55,12 @@ impl TcpProxy {
                 }
             })
         };
-        Self { addr, cut, generation, task }
+        Self {
+            addr,
+            cut,
+            generation,
+            task,
+        }
     }
 
     /// Where clients should connect.

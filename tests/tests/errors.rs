@@ -19,29 +19,59 @@ async fn missing_or_wrong_keys_get_401() {
     let env = TestEnv::new().await;
     let api = env.api(&[]).await;
     let body = json!({"model": "tts-1", "input": "hi", "voice": "alloy"});
-    let none = api.http.post(api.url("/v1/audio/speech")).json(&body).send().await.unwrap();
+    let none = api
+        .http
+        .post(api.url("/v1/audio/speech"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let (status, error) = error_of(none).await;
     assert_eq!(status, 401);
     assert_eq!(error["type"], "authentication_error");
-    let wrong = api.http.post(api.url("/v1/audio/speech")).bearer_auth("ork_wrong").json(&body).send().await.unwrap();
+    let wrong = api
+        .http
+        .post(api.url("/v1/audio/speech"))
+        .bearer_auth("ork_wrong")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(wrong).await.0, 401);
-    let not_bearer = api.http.get(api.url("/v1/models")).basic_auth("user", Some(&api.key)).send().await.unwrap();
+    let not_bearer = api
+        .http
+        .get(api.url("/v1/models"))
+        .basic_auth("user", Some(&api.key))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(not_bearer).await.0, 401);
     // A revoked key stops working.
     let db = env.db().await;
-    sqlx::query("UPDATE api_keys SET revoked_at = now()").execute(&db).await.unwrap();
+    sqlx::query("UPDATE api_keys SET revoked_at = now()")
+        .execute(&db)
+        .await
+        .unwrap();
     let revoked = api.request(Method::GET, "/v1/models").send().await.unwrap();
     assert_eq!(error_of(revoked).await.0, 401);
     // And the key never reaches the logs.
-    assert!(!api.service.logs().iter().any(|l| l.contains(&api.key)), "the API key was logged");
+    assert!(
+        !api.service.logs().iter().any(|l| l.contains(&api.key)),
+        "the API key was logged"
+    );
 }
 
 #[tokio::test]
 async fn past_the_limit_requests_get_429_with_retry_after() {
     let env = TestEnv::new().await;
-    let api = env.api(&[("ORATOR_RATE_LIMIT", "3"), ("ORATOR_RATE_LIMIT_WINDOW_SECS", "60")]).await;
+    let api = env
+        .api(&[("ORATOR_RATE_LIMIT", "3"), ("ORATOR_RATE_LIMIT_WINDOW_SECS", "60")])
+        .await;
     for _ in 0..3 {
-        assert_eq!(api.request(Method::GET, "/v1/models").send().await.unwrap().status(), 200);
+        assert_eq!(
+            api.request(Method::GET, "/v1/models").send().await.unwrap().status(),
+            200
+        );
     }
     let limited = api.request(Method::GET, "/v1/models").send().await.unwrap();
     let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
@@ -54,7 +84,9 @@ async fn past_the_limit_requests_get_429_with_retry_after() {
 #[tokio::test]
 async fn every_bad_input_gets_a_4xx_naming_the_problem() {
     let env = TestEnv::new().await;
-    let api = env.api(&[("ORATOR_MAX_INPUT_CHARS", "100"), ("ORATOR_MAX_BODY_BYTES", "2048")]).await;
+    let api = env
+        .api(&[("ORATOR_MAX_INPUT_CHARS", "100"), ("ORATOR_MAX_BODY_BYTES", "2048")])
+        .await;
     let ok = json!({"model": "tts-1", "input": "hello", "voice": "alloy", "response_format": "wav", "speed": 1.0});
     let with = |field: &str, value: Value| {
         let mut b = ok.clone();
@@ -64,9 +96,19 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
     let cases: Vec<(&str, Value, u16, &str)> = vec![
         ("empty text", with("input", json!("")), 400, "input"),
         ("blank text", with("input", json!("   ")), 400, "input"),
-        ("text over the limit", with("input", json!("a".repeat(101))), 400, "input"),
+        (
+            "text over the limit",
+            with("input", json!("a".repeat(101))),
+            400,
+            "input",
+        ),
         ("unknown voice", with("voice", json!("robot")), 400, "voice"),
-        ("unknown format", with("response_format", json!("aiff")), 400, "response_format"),
+        (
+            "unknown format",
+            with("response_format", json!("aiff")),
+            400,
+            "response_format",
+        ),
         ("unknown model", with("model", json!("gpt-4")), 400, "model"),
         ("speed too low", with("speed", json!(0.1)), 400, "speed"),
         ("speed too high", with("speed", json!(4.5)), 400, "speed"),
@@ -81,8 +123,16 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
     }
 
     // Missing fields and wrong types name the field in the message.
-    for (body, field) in [(json!({"model": "tts-1", "voice": "alloy"}), "input"), (with("speed", json!("fast")), "speed")] {
-        let r = api.request(Method::POST, "/v1/audio/speech").json(&body).send().await.unwrap();
+    for (body, field) in [
+        (json!({"model": "tts-1", "voice": "alloy"}), "input"),
+        (with("speed", json!("fast")), "speed"),
+    ] {
+        let r = api
+            .request(Method::POST, "/v1/audio/speech")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let (status, error) = error_of(r).await;
         assert_eq!(status, 400);
         assert!(error["message"].as_str().unwrap().contains(field), "{error}");
@@ -98,12 +148,26 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
     let (status, error) = error_of(malformed).await;
     assert_eq!((status.as_u16(), error["code"].as_str()), (400, Some("invalid_json")));
 
-    let not_json = api.request(Method::POST, "/v1/audio/speech").header("content-type", "text/plain").body("hello").send().await.unwrap();
+    let not_json = api
+        .request(Method::POST, "/v1/audio/speech")
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
     let (status, error) = error_of(not_json).await;
-    assert_eq!((status.as_u16(), error["code"].as_str()), (415, Some("unsupported_content_type")));
+    assert_eq!(
+        (status.as_u16(), error["code"].as_str()),
+        (415, Some("unsupported_content_type"))
+    );
 
     let huge = with("input", json!("a".repeat(4000)));
-    let too_big = api.request(Method::POST, "/v1/audio/speech").json(&huge).send().await.unwrap();
+    let too_big = api
+        .request(Method::POST, "/v1/audio/speech")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
     let (status, error) = error_of(too_big).await;
     assert_eq!((status.as_u16(), error["code"].as_str()), (413, Some("body_too_large")));
 
@@ -122,7 +186,15 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
 async fn the_openapi_document_describes_the_routes_that_exist() {
     let env = TestEnv::new().await;
     let api = env.api(&[]).await;
-    let doc: Value = api.http.get(api.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = api
+        .http
+        .get(api.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     let mut operations = 0;
@@ -132,13 +204,26 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
             // Every documented operation is routed: authenticated with a dummy id it never
             // answers 404-for-no-route or 405.
             let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
-            let r = api.request(method.to_uppercase().parse().unwrap(), &concrete).json(&json!({})).send().await.unwrap();
+            let r = api
+                .request(method.to_uppercase().parse().unwrap(), &concrete)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             let body: Value = r.json().await.unwrap_or(Value::Null);
             assert_ne!(status, 405, "{method} {path}");
-            assert!(!body["error"]["message"].as_str().unwrap_or("").starts_with("no route"), "{method} {path} is not routed");
+            assert!(
+                !body["error"]["message"].as_str().unwrap_or("").starts_with("no route"),
+                "{method} {path} is not routed"
+            );
         }
     }
     assert_eq!(operations, 8, "{:?}", paths.keys().collect::<Vec<_>>());
-    assert!(doc["components"]["schemas"]["SpeechBody"]["required"].as_array().unwrap().contains(&json!("input")));
+    assert!(
+        doc["components"]["schemas"]["SpeechBody"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("input"))
+    );
 }

@@ -16,7 +16,12 @@ async fn a_job_runs_and_its_audio_can_be_fetched() {
     let api = env.api(&[]).await;
     let _worker = env.worker(&[]).await;
 
-    let response = api.request(Method::POST, "/v1/jobs").json(&body("An asynchronous job.")).send().await.unwrap();
+    let response = api
+        .request(Method::POST, "/v1/jobs")
+        .json(&body("An asynchronous job."))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let job: Value = response.json().await.unwrap();
@@ -35,7 +40,13 @@ async fn a_job_runs_and_its_audio_can_be_fetched() {
     assert!(decoded.duration() > 0.5 && decoded.rms() > 0.01);
 
     // Someone else's key sees nothing.
-    let stranger = api.http.get(api.url(&format!("/v1/jobs/{id}"))).bearer_auth(other_key(&env).await).send().await.unwrap();
+    let stranger = api
+        .http
+        .get(api.url(&format!("/v1/jobs/{id}")))
+        .bearer_auth(other_key(&env).await)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stranger.status(), 404);
 }
 
@@ -60,7 +71,10 @@ async fn the_same_idempotency_key_returns_the_same_job() {
     let env = TestEnv::new().await;
     let api = env.api(&[]).await;
     let post = |key: &'static str, text: &'static str| {
-        api.request(Method::POST, "/v1/jobs").header("Idempotency-Key", key).json(&body(text)).send()
+        api.request(Method::POST, "/v1/jobs")
+            .header("Idempotency-Key", key)
+            .json(&body(text))
+            .send()
     };
     let first = post("order-42", "Say this once.").await.unwrap();
     assert_eq!(first.status(), 202);
@@ -76,7 +90,10 @@ async fn the_same_idempotency_key_returns_the_same_job() {
 
     let db = env.db().await;
     let (jobs, outbox): (i64, i64) =
-        sqlx::query_as("SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM outbox)").fetch_one(&db).await.unwrap();
+        sqlx::query_as("SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM outbox)")
+            .fetch_one(&db)
+            .await
+            .unwrap();
     assert_eq!((jobs, outbox), (2, 2), "a replay must not create a job or a message");
 
     // The same key from another caller is another job.
@@ -100,28 +117,52 @@ async fn a_queued_job_can_be_canceled_and_is_then_never_synthesised() {
     // No worker yet: the job stays queued.
     let job = api.create_job(body("Never mind.")).await;
     let id = job["id"].as_str().unwrap();
-    let canceled = api.request(Method::DELETE, &format!("/v1/jobs/{id}")).send().await.unwrap();
+    let canceled = api
+        .request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(canceled.status(), 200);
     assert_eq!(canceled.json::<Value>().await.unwrap()["status"], "canceled");
 
-    let twice = api.request(Method::DELETE, &format!("/v1/jobs/{id}")).send().await.unwrap();
+    let twice = api
+        .request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(twice.status(), 409);
-    assert_eq!(twice.json::<Value>().await.unwrap()["error"]["code"], "job_not_cancelable");
-    let audio = api.request(Method::GET, &format!("/v1/jobs/{id}/audio")).send().await.unwrap();
+    assert_eq!(
+        twice.json::<Value>().await.unwrap()["error"]["code"],
+        "job_not_cancelable"
+    );
+    let audio = api
+        .request(Method::GET, &format!("/v1/jobs/{id}/audio"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(audio.status(), 409);
 
     // The message is still on the queue; the worker must drop it without synthesis.
     let worker = env.worker(&[]).await;
-    orator_e2e::eventually("the canceled job's message to be consumed", Duration::from_secs(20), || async {
-        (env.queue_depth("").await == 0 && worker.logged("job already ended")).then_some(())
-    })
+    orator_e2e::eventually(
+        "the canceled job's message to be consumed",
+        Duration::from_secs(20),
+        || async { (env.queue_depth("").await == 0 && worker.logged("job already ended")).then_some(()) },
+    )
     .await;
     assert_eq!(api.job(id).await["status"], "canceled");
     let db = env.db().await;
-    let audio_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audio").fetch_one(&db).await.unwrap();
+    let audio_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audio")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(audio_rows, 0);
 
-    let missing = api.request(Method::DELETE, &format!("/v1/jobs/{}", uuid::Uuid::new_v4())).send().await.unwrap();
+    let missing = api
+        .request(Method::DELETE, &format!("/v1/jobs/{}", uuid::Uuid::new_v4()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     let not_uuid = api.request(Method::GET, "/v1/jobs/not-a-uuid").send().await.unwrap();
     assert_eq!(not_uuid.status(), 404);
@@ -133,15 +174,33 @@ async fn listing_pages_through_the_callers_own_jobs() {
     let api = env.api(&[]).await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(api.create_job(body(&format!("Job number {i}"))).await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            api.create_job(body(&format!("Job number {i}"))).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     ids.reverse(); // newest first
     let mut seen = Vec::new();
     let mut path = "/v1/jobs?limit=2".to_owned();
     loop {
-        let page: Value = api.request(Method::GET, &path).send().await.unwrap().json().await.unwrap();
+        let page: Value = api
+            .request(Method::GET, &path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(page["object"], "list");
-        seen.extend(page["data"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["id"].as_str().unwrap().to_owned()),
+        );
         if page["has_more"] == false {
             assert!(page["next_cursor"].is_null());
             break;

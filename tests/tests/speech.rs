@@ -15,7 +15,9 @@ async fn every_format_is_real_decodable_audio() {
 
     let mut durations = Vec::new();
     for format in ["mp3", "opus", "flac", "wav", "pcm"] {
-        let response = api.speech(json!({"model": "tts-1", "input": TEXT, "voice": "alloy", "response_format": format})).await;
+        let response = api
+            .speech(json!({"model": "tts-1", "input": TEXT, "voice": "alloy", "response_format": format}))
+            .await;
         assert_eq!(response.status(), 200, "{format}");
         let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
         let rate: u32 = response.headers()["x-sample-rate"].to_str().unwrap().parse().unwrap();
@@ -30,7 +32,10 @@ async fn every_format_is_real_decodable_audio() {
         assert_eq!(content_type, expected_type, "{format}");
         let decoded = audio::decode(format, &bytes, rate);
         assert_eq!(decoded.channels, 1, "{format}");
-        assert_eq!(decoded.sample_rate, rate, "{format}: X-Sample-Rate disagrees with the stream");
+        assert_eq!(
+            decoded.sample_rate, rate,
+            "{format}: X-Sample-Rate disagrees with the stream"
+        );
         assert!(decoded.duration() > 2.0, "{format}: only {:.2} s", decoded.duration());
         assert!(decoded.rms() > 0.01, "{format}: silent (rms {:.4})", decoded.rms());
         durations.push((format, decoded.duration()));
@@ -38,7 +43,10 @@ async fn every_format_is_real_decodable_audio() {
     // The same text in every format lasts the same (within codec padding).
     let (_, reference) = durations[4];
     for (format, d) in &durations {
-        assert!((d - reference).abs() < 0.15, "{format} lasts {d:.3} s, pcm {reference:.3} s");
+        assert!(
+            (d - reference).abs() < 0.15,
+            "{format} lasts {d:.3} s, pcm {reference:.3} s"
+        );
     }
 }
 
@@ -55,25 +63,43 @@ async fn a_cache_hit_returns_identical_bytes_without_a_new_job() {
     let first = first.bytes().await.unwrap();
 
     let db = env.db().await;
-    let jobs_after_miss: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(&db).await.unwrap();
+    let jobs_after_miss: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(jobs_after_miss, 1);
     let worker_lines = worker.logs().iter().filter(|l| l.contains("job succeeded")).count();
 
     let second = api.speech(body).await;
     assert_eq!(second.status(), 200);
     assert_eq!(second.headers()["x-orator-cache"], "hit");
-    assert_eq!(second.bytes().await.unwrap(), first, "a hit must return the very same bytes");
+    assert_eq!(
+        second.bytes().await.unwrap(),
+        first,
+        "a hit must return the very same bytes"
+    );
 
-    let jobs_after_hit: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(&db).await.unwrap();
+    let jobs_after_hit: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(jobs_after_hit, 1, "a hit must not create a job");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(worker.logs().iter().filter(|l| l.contains("job succeeded")).count(), worker_lines);
+    assert_eq!(
+        worker.logs().iter().filter(|l| l.contains("job succeeded")).count(),
+        worker_lines
+    );
 
     // A different speed is different audio: a miss again.
-    let other = api.speech(json!({"model": "tts-1", "input": TEXT, "voice": "en-us", "response_format": "wav", "speed": 2.0})).await;
+    let other = api
+        .speech(json!({"model": "tts-1", "input": TEXT, "voice": "en-us", "response_format": "wav", "speed": 2.0}))
+        .await;
     assert_eq!(other.headers()["x-orator-cache"], "miss");
     let faster = other.bytes().await.unwrap();
-    assert!(faster.len() < first.len() * 3 / 4, "speed 2.0 should be clearly shorter");
+    assert!(
+        faster.len() < first.len() * 3 / 4,
+        "speed 2.0 should be clearly shorter"
+    );
 }
 
 #[tokio::test]
@@ -82,26 +108,58 @@ async fn engine_voice_ids_and_openai_names_both_work() {
     let api = env.api(&[]).await;
     let _worker = env.worker(&[]).await;
 
-    let voices: serde_json::Value =
-        api.request(reqwest::Method::GET, "/v1/audio/voices").send().await.unwrap().json().await.unwrap();
+    let voices: serde_json::Value = api
+        .request(reqwest::Method::GET, "/v1/audio/voices")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let data = voices["data"].as_array().unwrap();
     assert!(data.len() > 50, "{} voices", data.len());
     let german = data.iter().find(|v| v["id"] == "de").expect("German voice");
     assert_eq!(german["language"], "de");
-    let aliases: Vec<&str> =
-        data.iter().flat_map(|v| v["openai_aliases"].as_array().unwrap().iter().map(|a| a.as_str().unwrap())).collect();
-    for name in ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse"] {
+    let aliases: Vec<&str> = data
+        .iter()
+        .flat_map(|v| {
+            v["openai_aliases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+        })
+        .collect();
+    for name in [
+        "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
+    ] {
         assert!(aliases.contains(&name), "{name} is not served by any voice");
     }
 
-    let models: serde_json::Value =
-        api.request(reqwest::Method::GET, "/v1/models").send().await.unwrap().json().await.unwrap();
+    let models: serde_json::Value = api
+        .request(reqwest::Method::GET, "/v1/models")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(models["object"], "list");
-    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"tts-1") && ids.contains(&"tts-1-hd") && ids.contains(&"espeak-ng"), "{ids:?}");
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"tts-1") && ids.contains(&"tts-1-hd") && ids.contains(&"espeak-ng"),
+        "{ids:?}"
+    );
 
     for (model, voice) in [("espeak-ng", "de"), ("tts-1", "nova")] {
-        let r = api.speech(json!({"model": model, "input": "Guten Tag", "voice": voice, "response_format": "pcm"})).await;
+        let r = api
+            .speech(json!({"model": model, "input": "Guten Tag", "voice": voice, "response_format": "pcm"}))
+            .await;
         assert_eq!(r.status(), 200, "{model}/{voice}");
         assert!(r.bytes().await.unwrap().len() > 10_000);
     }
@@ -123,12 +181,19 @@ async fn the_official_openai_sdk_works_unmodified() {
         .status()
         .await
         .expect("python3");
-    assert!(status.success(), "the openai SDK script failed (is `openai` installed? scripts/setup.sh installs it)");
+    assert!(
+        status.success(),
+        "the openai SDK script failed (is `openai` installed? scripts/setup.sh installs it)"
+    );
     for name in ["plain.mp3", "streamed.wav"] {
         let bytes = std::fs::read(out.join(name)).unwrap();
         let format = name.rsplit('.').next().unwrap();
         let decoded = audio::decode(format, &bytes, 0);
-        assert!(decoded.duration() > 0.5 && decoded.rms() > 0.01, "{name}: {:.2} s", decoded.duration());
+        assert!(
+            decoded.duration() > 0.5 && decoded.rms() > 0.01,
+            "{name}: {:.2} s",
+            decoded.duration()
+        );
     }
     let _ = std::fs::remove_dir_all(out);
 }

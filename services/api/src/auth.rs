@@ -27,14 +27,20 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|k| !k.is_empty());
         let Some(key) = key else {
             metrics::counter!("orator_auth_failures_total", "reason" => "missing").increment(1);
-            return Err(ApiError::Unauthorized("missing API key: send Authorization: Bearer <key>"));
+            return Err(ApiError::Unauthorized(
+                "missing API key: send Authorization: Bearer <key>",
+            ));
         };
         let Some(record) = api_keys::authenticate(&state.pool, key).await? else {
             metrics::counter!("orator_auth_failures_total", "reason" => "invalid").increment(1);
             return Err(ApiError::Unauthorized("invalid API key"));
         };
         let config = &state.config;
-        match state.redis.rate_limit(&record.id.to_string(), config.rate_limit, config.rate_limit_window).await {
+        match state
+            .redis
+            .rate_limit(&record.id.to_string(), config.rate_limit, config.rate_limit_window)
+            .await
+        {
             Ok(Ok(())) => {}
             Ok(Err(retry_after)) => {
                 metrics::counter!("orator_rate_limited_total").increment(1);

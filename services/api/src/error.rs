@@ -18,7 +18,11 @@ pub enum ApiError {
     Invalid(#[from] InvalidInput),
     /// The body could not be read as the expected JSON.
     #[error("{message}")]
-    BadRequest { status: StatusCode, code: &'static str, message: String },
+    BadRequest {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// Missing or unknown API key.
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -71,7 +75,12 @@ impl ApiError {
             Self::Invalid(e) => (S::BAD_REQUEST, "invalid_request_error", Some(e.param), Some(e.code)),
             Self::BadRequest { status, code, .. } => (*status, "invalid_request_error", None, Some(code)),
             Self::Unauthorized(_) => (S::UNAUTHORIZED, "authentication_error", None, Some("invalid_api_key")),
-            Self::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limit_error", None, Some("rate_limit_exceeded")),
+            Self::RateLimited(_) => (
+                S::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                None,
+                Some("rate_limit_exceeded"),
+            ),
             Self::NotFound(_) => (S::NOT_FOUND, "invalid_request_error", None, Some("not_found")),
             Self::Conflict { code, .. } => (S::CONFLICT, "invalid_request_error", None, Some(code)),
             Self::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout_error", None, Some("synthesis_timeout")),
@@ -87,11 +96,20 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{e:#}"), "request failed");
         }
         let (status, kind, param, code) = self.parts();
-        let body = ErrorBody { error: ErrorDetail { kind, message: self.to_string(), param, code } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                kind,
+                message: self.to_string(),
+                param,
+                code,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if let Self::RateLimited(retry_after) = self {
             let secs = retry_after.as_secs().max(1).to_string();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
         }
         response
     }

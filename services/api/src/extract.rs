@@ -30,5 +30,9 @@ fn reject(rejection: JsonRejection) -> ApiError {
         _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
         _ => (rejection.status(), "invalid_body"),
     };
-    ApiError::BadRequest { status, code, message: rejection.body_text() }
+    ApiError::BadRequest {
+        status,
+        code,
+        message: rejection.body_text(),
+    }
 }

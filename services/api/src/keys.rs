@@ -28,7 +28,10 @@ pub async fn run(pool: &PgPool, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Create { name } => {
             let (record, key) = api_keys::create(pool, &name).await?;
-            println!("{}", serde_json::json!({ "id": record.id, "name": record.name, "key": key }));
+            println!(
+                "{}",
+                serde_json::json!({ "id": record.id, "name": record.name, "key": key })
+            );
         }
         KeysCommand::List => {
             for key in api_keys::list(pool).await? {

@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 use orator_api::{config::ApiConfig, keys, startup};
 
 #[derive(Parser)]
-#[command(version, about = "Orator's HTTP API. Configuration comes from the environment (see README).")]
+#[command(
+    version,
+    about = "Orator's HTTP API. Configuration comes from the environment (see README)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -37,7 +40,11 @@ async fn main() -> anyhow::Result<()> {
             startup::serve(config).await
         }
         Command::Migrate => {
-            startup::database(&ApiConfig { migrate: true, ..config }).await?;
+            startup::database(&ApiConfig {
+                migrate: true,
+                ..config
+            })
+            .await?;
             Ok(())
         }
         Command::Keys(command) => {

@@ -34,7 +34,9 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let metrics = orator_telemetry::metrics::install(&[]).context("installing the metrics recorder")?;
     let pool = database(&config).await?;
     if let Some(key) = &config.bootstrap_api_key {
-        api_keys::ensure(&pool, "bootstrap", key).await.context("creating ORATOR_BOOTSTRAP_API_KEY")?;
+        api_keys::ensure(&pool, "bootstrap", key)
+            .await
+            .context("creating ORATOR_BOOTSTRAP_API_KEY")?;
     }
     let c = &config.connections;
     let redis = Redis::new(&c.redis_url, c.redis_prefix.clone(), config.redis_timeout).context("REDIS_URL")?;
@@ -47,9 +49,12 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let relay = Relay::new(pool.clone(), broker.clone(), config.outbox_poll);
     let (stop_relay, relay_stopped) = watch::channel(false);
     let relay_task = tokio::spawn(relay.clone().run(relay_stopped));
-    let engine = EspeakEngine::new(EspeakConfig { binary: config.espeak_binary.clone().into(), max_concurrency: 1 })
-        .await
-        .context("loading the espeak-ng voice catalogue (ORATOR_ESPEAK_BINARY)")?;
+    let engine = EspeakEngine::new(EspeakConfig {
+        binary: config.espeak_binary.clone().into(),
+        max_concurrency: 1,
+    })
+    .await
+    .context("loading the espeak-ng voice catalogue (ORATOR_ESPEAK_BINARY)")?;
 
     // PostgreSQL is needed to serve; without Redis the cache is bypassed and without
     // RabbitMQ jobs wait in the outbox, so those only degrade the api.
@@ -69,9 +74,13 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         .merge(orator_telemetry::health::router(checks))
         .merge(orator_telemetry::metrics::router(metrics));
 
-    let listener = TcpListener::bind(config.http_addr).await.context("binding ORATOR_HTTP_ADDR")?;
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .context("binding ORATOR_HTTP_ADDR")?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(orator_telemetry::shutdown::signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(orator_telemetry::shutdown::signal())
+        .await?;
     let _ = stop_relay.send(true);
     let _ = relay_task.await;
     tracing::info!("stopped");

@@ -30,15 +30,27 @@ pub struct Redis {
 impl Redis {
     /// Connects lazily to `url`. Every key gets `prefix`; every operation, connecting
     /// included, is bounded by `timeout`, so a dead Redis costs a request at most that.
-    pub fn new(url: &str, prefix: impl Into<String>, timeout: Duration) -> Result<Self, deadpool_redis::CreatePoolError> {
+    pub fn new(
+        url: &str,
+        prefix: impl Into<String>,
+        timeout: Duration,
+    ) -> Result<Self, deadpool_redis::CreatePoolError> {
         let mut cfg = Config::from_url(url);
         cfg.pool = Some(PoolConfig {
             max_size: 32,
-            timeouts: Timeouts { wait: Some(timeout), create: Some(timeout), recycle: Some(timeout) },
+            timeouts: Timeouts {
+                wait: Some(timeout),
+                create: Some(timeout),
+                recycle: Some(timeout),
+            },
             ..PoolConfig::default()
         });
         let pool = cfg.create_pool(Some(Runtime::Tokio1))?;
-        Ok(Self { pool, prefix: prefix.into(), timeout })
+        Ok(Self {
+            pool,
+            prefix: prefix.into(),
+            timeout,
+        })
     }
 
     /// Full key name for `parts`.
@@ -54,18 +66,24 @@ impl Redis {
             let mut conn = self.pool.get().await?;
             Ok(f(&mut conn).await?)
         };
-        tokio::time::timeout(self.timeout, work).await.map_err(|_| CacheError::Timeout)?
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| CacheError::Timeout)?
     }
 
     /// `PING`.
     pub async fn ping(&self) -> Result<(), CacheError> {
-        self.with_conn(async |c| redis::cmd("PING").query_async::<String>(c).await).await.map(drop)
+        self.with_conn(async |c| redis::cmd("PING").query_async::<String>(c).await)
+            .await
+            .map(drop)
     }
 
     /// Cached audio for `cache_key`.
     pub async fn get_audio(&self, cache_key: &str) -> Result<Option<CachedAudio>, CacheError> {
         let key = self.key(&["audio", cache_key]);
-        let raw: Option<Vec<u8>> = self.with_conn(async |c| redis::cmd("GET").arg(&key).query_async(c).await).await?;
+        let raw: Option<Vec<u8>> = self
+            .with_conn(async |c| redis::cmd("GET").arg(&key).query_async(c).await)
+            .await?;
         Ok(raw.and_then(CachedAudio::decode))
     }
 
@@ -74,15 +92,29 @@ impl Redis {
         let key = self.key(&["audio", cache_key]);
         let value = audio.encode();
         self.with_conn(async |c| {
-            redis::cmd("SET").arg(&key).arg(&value).arg("EX").arg(ttl.as_secs().max(1)).query_async::<()>(c).await
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(&value)
+                .arg("EX")
+                .arg(ttl.as_secs().max(1))
+                .query_async::<()>(c)
+                .await
         })
         .await
     }
 
     /// Counts one request against `subject`'s fixed window; `Err(retry_after)` past `limit`.
-    pub async fn rate_limit(&self, subject: &str, limit: u32, window: Duration) -> Result<Result<(), Duration>, CacheError> {
+    pub async fn rate_limit(
+        &self,
+        subject: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Result<(), Duration>, CacheError> {
         let window_secs = window.as_secs().max(1);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         let slot = now / window_secs;
         let key = self.key(&["ratelimit", subject, &slot.to_string()]);
         let (count,): (u64,) = self
@@ -125,7 +157,10 @@ impl CachedAudio {
 
     fn decode(raw: Vec<u8>) -> Option<Self> {
         let rate = u32::from_le_bytes(raw.get(..4)?.try_into().ok()?);
-        Some(Self { sample_rate: rate, bytes: raw[4..].to_vec() })
+        Some(Self {
+            sample_rate: rate,
+            bytes: raw[4..].to_vec(),
+        })
     }
 }
 
@@ -135,7 +170,10 @@ mod tests {
 
     #[test]
     fn cached_audio_round_trips() {
-        let audio = CachedAudio { sample_rate: 22050, bytes: vec![1, 2, 3] };
+        let audio = CachedAudio {
+            sample_rate: 22050,
+            bytes: vec![1, 2, 3],
+        };
         assert_eq!(CachedAudio::decode(audio.encode()), Some(audio));
         assert_eq!(CachedAudio::decode(vec![1, 2]), None);
     }

@@ -40,7 +40,10 @@ pub enum WaitError {
 impl Completions {
     /// Starts the listener task.
     pub fn start(pool: PgPool) -> Self {
-        let me = Self { pool, waiting: Arc::default() };
+        let me = Self {
+            pool,
+            waiting: Arc::default(),
+        };
         tokio::spawn(me.clone().listen());
         me
     }
@@ -88,13 +91,18 @@ impl Completions {
         let until = tokio::time::Instant::now() + deadline;
         loop {
             let (tx, mut rx) = oneshot::channel();
-            self.waiting.lock().expect("completion registry poisoned").entry(id).or_default().push(tx);
+            self.waiting
+                .lock()
+                .expect("completion registry poisoned")
+                .entry(id)
+                .or_default()
+                .push(tx);
             // Registered before reading, so an end between the read and the wait still wakes us.
-            if let Some(job) = jobs::get(&self.pool, id).await? {
-                if job.status().is_terminal() {
-                    self.forget(id);
-                    return Ok(job);
-                }
+            if let Some(job) = jobs::get(&self.pool, id).await?
+                && job.status().is_terminal()
+            {
+                self.forget(id);
+                return Ok(job);
             }
             tokio::select! {
                 _ = &mut rx => {}

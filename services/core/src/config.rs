@@ -30,7 +30,11 @@ where
     T::Err: std::fmt::Display,
 {
     let value = string(var, default);
-    value.parse().map_err(|e: T::Err| ConfigError { var, value, reason: e.to_string() })
+    value.parse().map_err(|e: T::Err| ConfigError {
+        var,
+        value,
+        reason: e.to_string(),
+    })
 }
 
 /// Like [`parse`], then checks the value with `valid`, whose error text names the rule.
@@ -44,13 +48,23 @@ where
     T::Err: std::fmt::Display,
 {
     let v = parse(var, default)?;
-    valid(&v).map_err(|reason| ConfigError { var, value: string(var, default), reason })?;
+    valid(&v).map_err(|reason| ConfigError {
+        var,
+        value: string(var, default),
+        reason,
+    })?;
     Ok(v)
 }
 
 /// A positive integer setting.
 pub fn positive(var: &'static str, default: &str) -> Result<u32, ConfigError> {
-    parse_checked(var, default, |v: &u32| if *v > 0 { Ok(()) } else { Err("must be at least 1".into()) })
+    parse_checked(var, default, |v: &u32| {
+        if *v > 0 {
+            Ok(())
+        } else {
+            Err("must be at least 1".into())
+        }
+    })
 }
 
 /// A duration given in milliseconds.
@@ -64,7 +78,11 @@ pub fn flag(var: &'static str, default: bool) -> Result<bool, ConfigError> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError { var, value, reason: "expected true or false".into() }),
+        _ => Err(ConfigError {
+            var,
+            value,
+            reason: "expected true or false".into(),
+        }),
     }
 }
 

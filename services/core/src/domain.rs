@@ -19,7 +19,11 @@ pub struct InvalidInput {
 
 impl InvalidInput {
     fn new(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        Self { param, code, message: message.into() }
+        Self {
+            param,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -143,7 +147,9 @@ pub fn parse_format(name: Option<&str>) -> Result<AudioFormat, InvalidInput> {
     // OpenAI's default is mp3.
     name.unwrap_or("mp3")
         .parse()
-        .map_err(|e: orator_engine::UnknownFormat| InvalidInput::new("response_format", "unknown_format", e.to_string()))
+        .map_err(|e: orator_engine::UnknownFormat| {
+            InvalidInput::new("response_format", "unknown_format", e.to_string())
+        })
 }
 
 /// A validated request for speech: everything needed to synthesise and to cache it.
@@ -199,7 +205,13 @@ pub enum JobStatus {
 
 impl JobStatus {
     /// Every status, for gauges.
-    pub const ALL: [JobStatus; 5] = [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Canceled];
+    pub const ALL: [JobStatus; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Canceled,
+    ];
 
     /// Database and wire name.
     pub fn as_str(self) -> &'static str {
@@ -221,7 +233,10 @@ impl JobStatus {
 impl std::str::FromStr for JobStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("unknown job status {s:?}"))
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown job status {s:?}"))
     }
 }
 
@@ -253,7 +268,10 @@ mod tests {
     fn text_rules() {
         assert_eq!(SpeechText::parse("  ".into(), 10).unwrap_err().param, "input");
         assert_eq!(SpeechText::parse("héllo".into(), 5).unwrap().chars(), 5);
-        assert_eq!(SpeechText::parse("héllo!".into(), 5).unwrap_err().code, "input_too_long");
+        assert_eq!(
+            SpeechText::parse("héllo!".into(), 5).unwrap_err().code,
+            "input_too_long"
+        );
     }
 
     #[test]

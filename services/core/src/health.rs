@@ -16,7 +16,11 @@ impl HealthCheck for Postgres {
         "postgres"
     }
     async fn check(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1").execute(&self.0).await.map(drop).map_err(|e| e.to_string())
+        sqlx::query("SELECT 1")
+            .execute(&self.0)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -47,7 +51,10 @@ impl HealthCheck for RabbitMq {
         let jobs = self.0.topology().jobs.as_str();
         let probe = channel.queue_declare(
             jobs.into(),
-            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
             lapin::types::FieldTable::default(),
         );
         match tokio::time::timeout(Duration::from_secs(2), probe).await {

@@ -5,12 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use orator_engine::{
-    AudioFormat, EspeakConfig, EspeakEngine, SynthesisRequest, Synthesizer, encode,
-};
+use orator_engine::{AudioFormat, EspeakConfig, EspeakEngine, SynthesisRequest, Synthesizer, encode};
 
-const SENTENCE: &str =
-    "The quick brown fox jumps over the lazy dog, then it runs back into the forest.";
+const SENTENCE: &str = "The quick brown fox jumps over the lazy dog, then it runs back into the forest.";
 
 const PARAGRAPH: &str = "Speech synthesis turns written text into audio. Orator accepts a request \
     over HTTP, puts it on a queue, and a worker speaks it with espeak-ng before encoding the \
@@ -20,18 +17,8 @@ const PARAGRAPH: &str = "Speech synthesis turns written text into audio. Orator 
 /// misleading on a shared two-core machine.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(") ")
-        .next()
-        .unwrap_or_default()
-        .split(' ')
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or_default().split(' ').collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime, in the kernel's 100 Hz clock ticks.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -45,11 +32,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = std::env::args().nth(1).map(std::path::PathBuf::from);
     let engine = EspeakEngine::new(EspeakConfig::default()).await?;
-    println!(
-        "espeak-ng {}, {} voices",
-        engine.version(),
-        engine.voices().len()
-    );
+    println!("espeak-ng {}, {} voices", engine.version(), engine.voices().len());
 
     let request = |text: &str| SynthesisRequest {
         text: text.to_owned(),

@@ -87,10 +87,7 @@ mod tests {
             assert_eq!(format.to_string(), format.as_str());
             let json = serde_json::to_string(&format).expect("serialize");
             assert_eq!(json, format!("\"{}\"", format.as_str()));
-            assert_eq!(
-                serde_json::from_str::<AudioFormat>(&json).ok(),
-                Some(format)
-            );
+            assert_eq!(serde_json::from_str::<AudioFormat>(&json).ok(), Some(format));
         }
         assert_eq!(" MP3 ".parse::<AudioFormat>(), Ok(AudioFormat::Mp3));
     }

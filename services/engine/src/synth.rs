@@ -30,10 +30,7 @@ pub trait Synthesizer: Send + Sync + 'static {
         let wanted = name.trim();
         self.voices()
             .iter()
-            .find(|v| {
-                v.id.eq_ignore_ascii_case(wanted)
-                    || v.aliases.iter().any(|a| a.eq_ignore_ascii_case(wanted))
-            })
+            .find(|v| v.id.eq_ignore_ascii_case(wanted) || v.aliases.iter().any(|a| a.eq_ignore_ascii_case(wanted)))
             .map(|v| v.id.clone())
     }
 

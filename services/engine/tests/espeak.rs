@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use orator_engine::{EngineError, EspeakConfig, EspeakEngine, SynthesisRequest, Synthesizer};
 
-const SENTENCE: &str =
-    "The quick brown fox jumps over the lazy dog, then it runs back into the forest.";
+const SENTENCE: &str = "The quick brown fox jumps over the lazy dog, then it runs back into the forest.";
 
 async fn engine() -> EspeakEngine {
     EspeakEngine::new(EspeakConfig::default())
@@ -54,11 +53,7 @@ fn wrapper(dir: &Path, body: &str) -> PathBuf {
 async fn lists_many_unique_voices_including_en_us() {
     let engine = engine().await;
     assert_eq!(engine.name(), "espeak-ng");
-    assert!(
-        engine.version().starts_with("1."),
-        "version {:?}",
-        engine.version()
-    );
+    assert!(engine.version().starts_with("1."), "version {:?}", engine.version());
     let voices = engine.voices();
     assert!(voices.len() > 50, "only {} voices", voices.len());
     let ids: HashSet<&str> = voices.iter().map(|v| v.id.as_str()).collect();
@@ -75,8 +70,7 @@ async fn lists_many_unique_voices_including_en_us() {
         .flat_map(|v| v.aliases.iter().map(String::as_str))
         .collect();
     for name in [
-        "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
-        "verse",
+        "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
     ] {
         assert!(aliases.contains(name), "alias {name} missing");
     }
@@ -92,10 +86,7 @@ async fn resolves_ids_aliases_and_variants() {
     assert_eq!(engine.resolve_voice("EN-US").as_deref(), Some("en-us"));
     assert_eq!(engine.resolve_voice("de+m3").as_deref(), Some("de+m3"));
     // Variant file names are case-sensitive to espeak-ng; the canonical spelling comes back.
-    assert_eq!(
-        engine.resolve_voice("en-us+alex").as_deref(),
-        Some("en-us+Alex")
-    );
+    assert_eq!(engine.resolve_voice("en-us+alex").as_deref(), Some("en-us+Alex"));
     assert_eq!(engine.resolve_voice("klingon"), None);
     assert_eq!(engine.resolve_voice("en-us+nosuchvariant"), None);
     assert_eq!(engine.resolve_voice("en-us+../../etc"), None);
@@ -105,10 +96,7 @@ async fn resolves_ids_aliases_and_variants() {
 #[tokio::test]
 async fn speaks_a_sentence_at_the_header_rate() {
     let engine = engine().await;
-    let pcm = engine
-        .synthesize(&request(SENTENCE, "en-us", 1.0))
-        .await
-        .unwrap();
+    let pcm = engine.synthesize(&request(SENTENCE, "en-us", 1.0)).await.unwrap();
     assert_eq!(pcm.sample_rate, 22_050);
     let seconds = pcm.duration_seconds();
     assert!((2.5..8.0).contains(&seconds), "{seconds} s");
@@ -123,9 +111,7 @@ async fn every_listed_voice_is_accepted_by_espeak() {
         let engine = Arc::clone(&engine);
         tasks.spawn(async move {
             // Letters rather than digits: a few languages (cv, he, tk, ...) say nothing for "1 2 3".
-            let result = engine
-                .synthesize(&request("a b c hello", &voice, 1.0))
-                .await;
+            let result = engine.synthesize(&request("a b c hello", &voice, 1.0)).await;
             (voice, result)
         });
     }
@@ -146,23 +132,13 @@ async fn aliases_sound_different() {
     let engine = engine().await;
     let mut seen = HashSet::new();
     for alias in [
-        "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
-        "verse",
+        "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
     ] {
-        let pcm = engine
-            .synthesize(&request("Hello there.", alias, 1.0))
-            .await
-            .unwrap();
-        assert!(
-            seen.insert(pcm.samples),
-            "{alias} sounds like another alias"
-        );
+        let pcm = engine.synthesize(&request("Hello there.", alias, 1.0)).await.unwrap();
+        assert!(seen.insert(pcm.samples), "{alias} sounds like another alias");
     }
     // A variant really changes the voice (espeak-ng falls back silently on unknown ones).
-    let plain = engine
-        .synthesize(&request("Hello there.", "en-us", 1.0))
-        .await
-        .unwrap();
+    let plain = engine.synthesize(&request("Hello there.", "en-us", 1.0)).await.unwrap();
     assert!(!seen.contains(&plain.samples));
 }
 
@@ -179,8 +155,7 @@ async fn speed_changes_duration() {
                 .duration_seconds()
         }
     };
-    let (normal, fast, fastest, slow) =
-        (at(1.0).await, at(2.0).await, at(4.0).await, at(0.5).await);
+    let (normal, fast, fastest, slow) = (at(1.0).await, at(2.0).await, at(4.0).await, at(0.5).await);
     assert!(fast < normal * 0.65, "2.0: {fast} s vs 1.0: {normal} s");
     assert!(fastest < fast * 0.8, "4.0: {fastest} s vs 2.0: {fast} s");
     assert!(slow > normal * 1.5, "0.5: {slow} s vs 1.0: {normal} s");
@@ -192,20 +167,14 @@ async fn option_like_text_is_spoken_not_parsed() {
     let dir = scratch("options");
     let target = dir.join("injected.wav");
     let text = format!("--help -w {} -v de --voices -s 80 -x", target.display());
-    let pcm = engine
-        .synthesize(&request(&text, "en-us", 1.0))
-        .await
-        .unwrap();
+    let pcm = engine.synthesize(&request(&text, "en-us", 1.0)).await.unwrap();
     // Help text or a voice list on stdout would not parse as WAV; spoken it lasts seconds.
     assert!(pcm.duration_seconds() > 2.0, "{} s", pcm.duration_seconds());
     assert!(rms(&pcm.samples) > 500.0);
     assert!(!target.exists(), "-w in the text was obeyed");
     let dash = engine.synthesize(&request("-", "en-us", 1.0)).await;
     // A lone dash is either spoken or silence, but never an option error.
-    assert!(
-        matches!(dash, Ok(_) | Err(EngineError::EmptyOutput)),
-        "{dash:?}"
-    );
+    assert!(matches!(dash, Ok(_) | Err(EngineError::EmptyOutput)), "{dash:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -216,11 +185,7 @@ async fn long_utf8_text_is_read_whole() {
     let text = "Grüße aus Köln, schöne Äpfel und süße Öfen. ".repeat(40);
     assert!(text.len() > 1_000);
     let pcm = engine.synthesize(&request(&text, "de", 1.0)).await.unwrap();
-    assert!(
-        pcm.duration_seconds() > 60.0,
-        "{} s",
-        pcm.duration_seconds()
-    );
+    assert!(pcm.duration_seconds() > 60.0, "{} s", pcm.duration_seconds());
 }
 
 #[tokio::test]
@@ -228,10 +193,7 @@ async fn empty_text_and_unknown_voice_are_errors() {
     let engine = engine().await;
     for text in ["", "   \n\t "] {
         let result = engine.synthesize(&request(text, "en-us", 1.0)).await;
-        assert!(
-            matches!(result, Err(EngineError::EmptyOutput)),
-            "{text:?}: {result:?}"
-        );
+        assert!(matches!(result, Err(EngineError::EmptyOutput)), "{text:?}: {result:?}");
     }
     let result = engine.synthesize(&request("hello", "klingon", 1.0)).await;
     assert!(matches!(result, Err(EngineError::UnknownVoice(v)) if v == "klingon"));
@@ -247,10 +209,7 @@ async fn failing_engine_reports_its_stderr() {
     })
     .await
     .unwrap();
-    let err = engine
-        .synthesize(&request("hello", "en-us", 1.0))
-        .await
-        .unwrap_err();
+    let err = engine.synthesize(&request("hello", "en-us", 1.0)).await.unwrap_err();
     match &err {
         EngineError::Failed { status, stderr } => {
             assert_eq!(status.code(), Some(3));
@@ -269,28 +228,19 @@ async fn bad_binary_fails_at_startup() {
         max_concurrency: 1,
     })
     .await;
-    assert!(
-        matches!(missing, Err(EngineError::Spawn { .. })),
-        "{missing:?}"
-    );
+    assert!(matches!(missing, Err(EngineError::Spawn { .. })), "{missing:?}");
     let failing = EspeakEngine::new(EspeakConfig {
         binary: "false".into(),
         max_concurrency: 1,
     })
     .await;
-    assert!(
-        matches!(failing, Err(EngineError::Failed { .. })),
-        "{failing:?}"
-    );
+    assert!(matches!(failing, Err(EngineError::Failed { .. })), "{failing:?}");
     let impostor = EspeakEngine::new(EspeakConfig {
         binary: "true".into(),
         max_concurrency: 1,
     })
     .await;
-    assert!(
-        matches!(impostor, Err(EngineError::BadOutput(_))),
-        "{impostor:?}"
-    );
+    assert!(matches!(impostor, Err(EngineError::BadOutput(_))), "{impostor:?}");
 }
 
 /// Runs two syntheses at once through a wrapper that logs when each starts and ends, and
@@ -342,10 +292,7 @@ async fn concurrency_is_bounded() {
 async fn dropping_the_future_kills_the_process() {
     let dir = scratch("kill");
     let pid_file = dir.join("pid");
-    let binary = wrapper(
-        &dir,
-        &format!("echo $$ > '{}'\nexec sleep 30", pid_file.display()),
-    );
+    let binary = wrapper(&dir, &format!("echo $$ > '{}'\nexec sleep 30", pid_file.display()));
     let engine = EspeakEngine::new(EspeakConfig {
         binary,
         max_concurrency: 1,

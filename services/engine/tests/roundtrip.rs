@@ -6,8 +6,7 @@
 use std::io::Cursor;
 
 use orator_engine::{
-    AudioFormat, EspeakConfig, EspeakEngine, Pcm, SynthesisRequest, Synthesizer, encode,
-    output_sample_rate,
+    AudioFormat, EspeakConfig, EspeakEngine, Pcm, SynthesisRequest, Synthesizer, encode, output_sample_rate,
 };
 
 const TEXT: &str = "Orator turns text into speech. This sentence checks that every audio format \
@@ -83,10 +82,7 @@ fn assert_faithful(format: AudioFormat, pcm: &Pcm, decoded: &Decoded, duration_t
         "{format}: {got} s decoded vs {want} s synthesised"
     );
     let (want_rms, got_rms) = (rms(&as_f32(pcm)), rms(&decoded.samples));
-    assert!(
-        want_rms > 500.0,
-        "the speech itself is too quiet: {want_rms}"
-    );
+    assert!(want_rms > 500.0, "the speech itself is too quiet: {want_rms}");
     assert!(
         got_rms > want_rms * 0.7 && got_rms < want_rms * 1.3,
         "{format}: rms {got_rms} vs {want_rms}"
@@ -96,9 +92,7 @@ fn assert_faithful(format: AudioFormat, pcm: &Pcm, decoded: &Decoded, duration_t
         &envelope(&decoded.samples, decoded.sample_rate),
     );
     assert!(r > 0.98, "{format}: loudness curve correlation {r}");
-    println!(
-        "{format}: {got:.3} s vs {want:.3} s, rms {got_rms:.0} vs {want_rms:.0}, envelope r = {r:.4}"
-    );
+    println!("{format}: {got:.3} s vs {want:.3} s, rms {got_rms:.0} vs {want_rms:.0}, envelope r = {r:.4}");
 }
 
 fn symphonia_decode(bytes: Vec<u8>, extension: &str) -> Decoded {
@@ -286,9 +280,7 @@ fn short_and_odd_inputs_encode_in_every_format() {
     // Shorter than one Opus frame, one MP3 frame, one FLAC block; and an odd rate.
     for (len, rate) in [(1, 22_050), (100, 22_050), (5_000, 16_000), (3_000, 44_100)] {
         let pcm = Pcm {
-            samples: (0..len)
-                .map(|i| ((i * 37) % 2_000) as i16 - 1_000)
-                .collect(),
+            samples: (0..len).map(|i| ((i * 37) % 2_000) as i16 - 1_000).collect(),
             sample_rate: rate,
         };
         for format in AudioFormat::ALL {

@@ -68,7 +68,10 @@ pub struct Registry {
 impl Registry {
     /// An empty registry whose checks each get `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        Self { checks: Vec::new(), timeout }
+        Self {
+            checks: Vec::new(),
+            timeout,
+        }
     }
 
     /// Adds a check.
@@ -91,8 +94,11 @@ impl Registry {
                 (Err(_), Criticality::Critical) => Status::Unhealthy,
                 (Err(_), Criticality::Optional) => Status::Degraded,
             };
-            metrics::gauge!("health_check_status", "check" => check.name())
-                .set(if outcome.is_ok() { 1.0 } else { 0.0 });
+            metrics::gauge!("health_check_status", "check" => check.name()).set(if outcome.is_ok() {
+                1.0
+            } else {
+                0.0
+            });
             metrics::histogram!("health_check_duration_seconds", "check" => check.name()).record(latency);
             CheckReport {
                 name: check.name(),
@@ -116,7 +122,10 @@ impl Registry {
 /// `/health/live`, `/health/ready` and `/health`.
 pub fn router(registry: Registry) -> Router {
     Router::new()
-        .route("/health/live", get(|| async { Json(serde_json::json!({ "status": "healthy" })) }))
+        .route(
+            "/health/live",
+            get(|| async { Json(serde_json::json!({ "status": "healthy" })) }),
+        )
         .route("/health/ready", get(ready))
         .route("/health", get(detailed))
         .with_state(registry)
@@ -131,7 +140,10 @@ fn status_code(report: &Report) -> StatusCode {
 
 async fn ready(State(registry): State<Registry>) -> impl IntoResponse {
     let report = registry.run().await;
-    (status_code(&report), Json(serde_json::json!({ "status": report.status })))
+    (
+        status_code(&report),
+        Json(serde_json::json!({ "status": report.status })),
+    )
 }
 
 async fn detailed(State(registry): State<Registry>) -> impl IntoResponse {

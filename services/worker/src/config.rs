@@ -39,7 +39,11 @@ impl WorkerConfig {
             connections: Connections::from_env()?,
             http_addr: config::parse("ORATOR_HTTP_ADDR", "0.0.0.0:8001")?,
             prefetch: config::parse_checked("ORATOR_PREFETCH", "8", |v: &u16| {
-                if *v > 0 { Ok(()) } else { Err("must be at least 1".into()) }
+                if *v > 0 {
+                    Ok(())
+                } else {
+                    Err("must be at least 1".into())
+                }
             })?,
             engine_concurrency: config::positive("ORATOR_ENGINE_CONCURRENCY", &cpus)? as usize,
             max_attempts: config::positive("ORATOR_MAX_ATTEMPTS", "3")?,

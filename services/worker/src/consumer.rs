@@ -6,7 +6,9 @@ use futures::StreamExt;
 use lapin::{
     Connection,
     message::Delivery,
-    options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions},
+    options::{
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+    },
     types::FieldTable,
 };
 use tokio::{sync::watch, task::JoinSet};
@@ -51,10 +53,17 @@ pub async fn run(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
 
 async fn consume(ctx: &Arc<Context>, conn: &Connection, shutdown: &mut watch::Receiver<bool>) -> lapin::Result<Stop> {
     let channel = conn.create_channel().await?;
-    channel.basic_qos(ctx.config.prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(ctx.config.prefetch, BasicQosOptions::default())
+        .await?;
     let queue = ctx.broker.topology().jobs.clone();
     let mut consumer = channel
-        .basic_consume(queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     let tag = consumer.tag();
     tracing::info!(queue = %queue, prefetch = ctx.config.prefetch, "consuming");
@@ -81,13 +90,20 @@ async fn consume(ctx: &Arc<Context>, conn: &Connection, shutdown: &mut watch::Re
         // unacknowledged when the channel closes goes back to the queue.
         let _ = channel.basic_cancel(tag, BasicCancelOptions::default()).await;
         let pending = in_flight.len();
-        tracing::info!(in_flight = pending, grace_ms = ctx.config.shutdown_grace.as_millis() as u64, "draining");
+        tracing::info!(
+            in_flight = pending,
+            grace_ms = ctx.config.shutdown_grace.as_millis() as u64,
+            "draining"
+        );
         let drained = tokio::time::timeout(ctx.config.shutdown_grace, async {
             while in_flight.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(abandoned = in_flight.len(), "drain deadline passed; unfinished jobs return to the queue");
+            tracing::warn!(
+                abandoned = in_flight.len(),
+                "drain deadline passed; unfinished jobs return to the queue"
+            );
             in_flight.abort_all();
         }
         let _ = channel.close(200, "shutdown".into()).await;
@@ -103,7 +119,12 @@ async fn settle(ctx: &Context, delivery: Delivery) {
         Disposition::Requeue => {
             // Give the failing dependency a moment instead of spinning on redeliveries.
             tokio::time::sleep(Duration::from_secs(1)).await;
-            delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
         }
     };
     if let Err(e) = result {

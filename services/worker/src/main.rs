@@ -4,7 +4,10 @@ use clap::Parser;
 use orator_worker::{config::WorkerConfig, startup};
 
 #[derive(Parser)]
-#[command(version, about = "Orator's queue worker. Configuration comes from the environment (see README).")]
+#[command(
+    version,
+    about = "Orator's queue worker. Configuration comes from the environment (see README)."
+)]
 struct Cli {}
 
 #[tokio::main]

@@ -86,7 +86,11 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
 
 async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptError> {
     let format: AudioFormat = job.format.parse()?;
-    let request = SynthesisRequest { text: job.input.clone(), voice: job.voice.clone(), speed: job.speed };
+    let request = SynthesisRequest {
+        text: job.input.clone(),
+        voice: job.voice.clone(),
+        speed: job.speed,
+    };
     let started = Instant::now();
     let pcm = tokio::time::timeout(ctx.config.synthesis_timeout, ctx.engine.synthesize(&request))
         .await
@@ -111,7 +115,10 @@ async fn store(ctx: &Context, job: &jobs::Job, audio: NewAudio, started: Instant
     match jobs::succeed(&ctx.pool, job.id, &audio).await {
         Ok(stored) => {
             if stored {
-                let cached = CachedAudio { sample_rate: audio.sample_rate, bytes: audio.bytes };
+                let cached = CachedAudio {
+                    sample_rate: audio.sample_rate,
+                    bytes: audio.bytes,
+                };
                 if let Err(e) = ctx.redis.put_audio(&job.cache_key, &cached, ctx.config.cache_ttl).await {
                     tracing::warn!(job_id = %job.id, error = %e, "cache write failed");
                 }

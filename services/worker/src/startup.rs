@@ -35,7 +35,12 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     })
     .await
     .context("starting espeak-ng (ORATOR_ESPEAK_BINARY)")?;
-    tracing::info!(engine = "espeak-ng", version = engine.version(), voices = engine_voice_count(&engine), "engine ready");
+    tracing::info!(
+        engine = "espeak-ng",
+        version = engine.version(),
+        voices = engine_voice_count(&engine),
+        "engine ready"
+    );
 
     // Without PostgreSQL or RabbitMQ the worker cannot do its work; Redis only speeds up
     // later requests.
@@ -44,11 +49,19 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         .with(health::RabbitMq(broker.clone()), Criticality::Critical)
         .with(health::RedisPing(redis.clone()), Criticality::Optional);
     let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(metrics));
-    let listener = TcpListener::bind(config.http_addr).await.context("binding ORATOR_HTTP_ADDR")?;
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .context("binding ORATOR_HTTP_ADDR")?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let ctx = Arc::new(Context { pool, redis, broker, engine: Arc::new(engine), config });
+    let ctx = Arc::new(Context {
+        pool,
+        redis,
+        broker,
+        engine: Arc::new(engine),
+        config,
+    });
     let (stop, stopped) = watch::channel(false);
     let consuming = tokio::spawn(consumer::run(ctx, stopped));
     orator_telemetry::shutdown::signal().await;

@@ -58,7 +58,9 @@ pub struct ModelList {
 
 /// The catalogue routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_voices)).routes(routes!(list_models))
+    OpenApiRouter::new()
+        .routes(routes!(list_voices))
+        .routes(routes!(list_models))
 }
 
 /// Engine voices and the OpenAI names they serve.
@@ -88,7 +90,12 @@ async fn list_models(State(state): State<AppState>, _caller: Caller) -> Json<Mod
         .iter()
         .copied()
         .chain([state.engine.name()])
-        .map(|id| ModelView { id: id.to_owned(), object: "model", created: 1_763_769_600, owned_by: "orator" })
+        .map(|id| ModelView {
+            id: id.to_owned(),
+            object: "model",
+            created: 1_763_769_600,
+            owned_by: "orator",
+        })
         .collect();
     Json(ModelList { object: "list", data })
 }

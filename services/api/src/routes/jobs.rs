@@ -111,7 +111,9 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 
 async fn owned(state: &AppState, caller: Caller, id: &str) -> Result<jobs::Job, ApiError> {
     let id = parse_id(id)?;
-    jobs::get_owned(&state.pool, id, caller.key_id).await?.ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
+    jobs::get_owned(&state.pool, id, caller.key_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
 
 /// Queue a speech job.
@@ -195,7 +197,12 @@ async fn list_jobs(
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if has_more { rows.last().map(|j| j.id) } else { None };
-    Ok(Json(JobList { object: "list", data: rows.into_iter().map(JobView::from).collect(), next_cursor, has_more }))
+    Ok(Json(JobList {
+        object: "list",
+        data: rows.into_iter().map(JobView::from).collect(),
+        next_cursor,
+        has_more,
+    }))
 }
 
 /// One job.
@@ -206,7 +213,11 @@ async fn list_jobs(
     params(("id" = Uuid, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, body = crate::error::ErrorBody))
 )]
-async fn get_job(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+async fn get_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
     Ok(Json(owned(&state, caller, &id).await?.into()))
 }
 
@@ -232,7 +243,11 @@ async fn cancel_job(
         Some(job) => Ok(Json(job.into())),
         None => Err(ApiError::Conflict {
             code: "job_not_cancelable",
-            message: format!("job {} is {} and can no longer be canceled", job.id, job.status().as_str()),
+            message: format!(
+                "job {} is {} and can no longer be canceled",
+                job.id,
+                job.status().as_str()
+            ),
         }),
     }
 }
@@ -258,12 +273,19 @@ async fn get_job_audio(
     let Some(audio_id) = job.audio_id else {
         return Err(ApiError::Conflict {
             code: "job_not_ready",
-            message: format!("job {} is {}; audio exists once it has succeeded", job.id, job.status().as_str()),
+            message: format!(
+                "job {} is {}; audio exists once it has succeeded",
+                job.id,
+                job.status().as_str()
+            ),
         });
     };
     let audio = audio::get(&state.pool, audio_id)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("audio {audio_id} missing")))?;
-    let format: AudioFormat = audio.format.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let format: AudioFormat = audio
+        .format
+        .parse()
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     Ok(audio_response(format, audio.sample_rate as u32, audio.bytes, "none"))
 }

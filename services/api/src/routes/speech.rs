@@ -120,17 +120,28 @@ async fn create_speech(
     };
     let (job, _) = jobs::create(&state.pool, new).await?;
     state.relay.nudge();
-    let job = state.completions.wait(job.id, state.config.sync_timeout).await.map_err(|e| match e {
-        WaitError::Deadline => ApiError::Timeout(state.config.sync_timeout),
-        WaitError::Db(e) => e.into(),
-    })?;
+    let job = state
+        .completions
+        .wait(job.id, state.config.sync_timeout)
+        .await
+        .map_err(|e| match e {
+            WaitError::Deadline => ApiError::Timeout(state.config.sync_timeout),
+            WaitError::Db(e) => e.into(),
+        })?;
     match (job.status(), job.audio_id) {
         (JobStatus::Succeeded, Some(audio_id)) => {
             let audio = audio::get(&state.pool, audio_id)
                 .await?
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("job {} has no audio row", job.id)))?;
-            Ok(audio_response(spec.format, audio.sample_rate as u32, audio.bytes, "miss"))
+            Ok(audio_response(
+                spec.format,
+                audio.sample_rate as u32,
+                audio.bytes,
+                "miss",
+            ))
         }
-        _ => Err(ApiError::SynthesisFailed(job.error.unwrap_or_else(|| "unknown error".into()))),
+        _ => Err(ApiError::SynthesisFailed(
+            job.error.unwrap_or_else(|| "unknown error".into()),
+        )),
     }
 }

@@ -116,7 +116,9 @@ pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx:
                            input, text_sha256, text_length, cache_key)
          VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
-         RETURNING ", columns!(), ""
+         RETURNING ",
+        columns!(),
+        ""
     ))
     .bind(Uuid::now_v7())
     .bind(new.api_key_id)
@@ -136,7 +138,9 @@ pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx:
     let Some(row) = inserted else {
         tx.rollback().await?;
         let existing = sqlx::query_as::<_, Job>(concat!(
-            "SELECT ", columns!(), " FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2"
+            "SELECT ",
+            columns!(),
+            " FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2"
         ))
         .bind(new.api_key_id)
         .bind(new.idempotency_key)
@@ -173,7 +177,9 @@ pub async fn list_owned(
     limit: i64,
 ) -> Result<Vec<Job>, sqlx::Error> {
     let rows = sqlx::query_as::<_, Job>(concat!(
-        "SELECT ", columns!(), " FROM jobs WHERE api_key_id = $1 AND ($2::uuid IS NULL OR id < $2)
+        "SELECT ",
+        columns!(),
+        " FROM jobs WHERE api_key_id = $1 AND ($2::uuid IS NULL OR id < $2)
          ORDER BY id DESC LIMIT $3"
     ))
     .bind(api_key_id)
@@ -189,7 +195,9 @@ pub async fn cancel(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<
     let row = sqlx::query_as::<_, Job>(concat!(
         "UPDATE jobs SET status = 'canceled', updated_at = now(), finished_at = now()
          WHERE id = $1 AND api_key_id = $2 AND status = 'queued'
-         RETURNING ", columns!(), ""
+         RETURNING ",
+        columns!(),
+        ""
     ))
     .bind(id)
     .bind(api_key_id)
@@ -205,7 +213,7 @@ pub async fn cancel(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<
 #[derive(Debug)]
 pub enum Start {
     /// Synthesise it (attempts already counted).
-    Run(Job),
+    Run(Box<Job>),
     /// It has already ended (or never existed): acknowledge without work.
     Skip(Option<JobStatus>),
 }
@@ -215,13 +223,15 @@ pub async fn start(pool: &PgPool, id: Uuid) -> Result<Start, sqlx::Error> {
     let row = sqlx::query_as::<_, Job>(concat!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), updated_at = now()
          WHERE id = $1 AND status IN ('queued', 'running')
-         RETURNING ", columns!(), ""
+         RETURNING ",
+        columns!(),
+        ""
     ))
     .bind(id)
     .fetch_optional(pool)
     .await?;
     match row {
-        Some(job) => Ok(Start::Run(job)),
+        Some(job) => Ok(Start::Run(Box::new(job))),
         None => Ok(Start::Skip(get(pool, id).await?.map(|j| j.status()))),
     }
 }
@@ -250,11 +260,13 @@ pub async fn succeed(pool: &PgPool, id: Uuid, new_audio: &audio::NewAudio) -> Re
 
 /// Records a failed attempt that will be retried.
 pub async fn retry_later(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'")
-        .bind(id)
-        .bind(error)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -284,5 +296,7 @@ async fn notify_done<'e>(executor: impl sqlx::PgExecutor<'e>, id: Uuid) -> Resul
 
 /// Number of jobs in each status.
 pub async fn count_by_status(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY status").fetch_all(pool).await
+    sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY status")
+        .fetch_all(pool)
+        .await
 }

@@ -15,10 +15,10 @@ pub const JOB_DONE_CHANNEL: &str = "orator_job_done";
 pub async fn connect(url: &str, max_connections: u32, create_database: bool) -> Result<PgPool, sqlx::Error> {
     if create_database && !Postgres::database_exists(url).await? {
         // Two api replicas may race here; losing the race is fine.
-        if let Err(e) = Postgres::create_database(url).await {
-            if !Postgres::database_exists(url).await? {
-                return Err(e);
-            }
+        if let Err(e) = Postgres::create_database(url).await
+            && !Postgres::database_exists(url).await?
+        {
+            return Err(e);
         }
         tracing::info!("created database");
     }

@@ -37,7 +37,13 @@ pub struct Broker {
 impl Broker {
     /// A handle for `url`; nothing connects until first use.
     pub fn new(url: impl Into<String>, name: impl Into<String>, topology: Topology, connect_timeout: Duration) -> Self {
-        Self { url: url.into(), name: name.into(), topology, connect_timeout, state: Mutex::new(None) }
+        Self {
+            url: url.into(),
+            name: name.into(),
+            topology,
+            connect_timeout,
+            state: Mutex::new(None),
+        }
     }
 
     /// The topology this handle declares.
@@ -61,10 +67,11 @@ impl Broker {
     /// The publishing channel, connecting if needed.
     pub async fn channel(&self) -> Result<Channel, QueueError> {
         let mut state = self.state.lock().await;
-        if let Some((conn, channel)) = state.as_ref() {
-            if conn.status().connected() && channel.status().connected() {
-                return Ok(channel.clone());
-            }
+        if let Some((conn, channel)) = state.as_ref()
+            && conn.status().connected()
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
         }
         *state = None;
         let conn = self.connect().await?;
@@ -121,4 +128,3 @@ impl Broker {
         result
     }
 }
-

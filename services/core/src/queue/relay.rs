@@ -37,7 +37,12 @@ enum RelayError {
 impl Relay {
     /// A relay that also polls every `interval` (to retry after broker outages).
     pub fn new(pool: PgPool, broker: Arc<Broker>, interval: Duration) -> Self {
-        Self { pool, broker, wake: Arc::new(Notify::new()), interval }
+        Self {
+            pool,
+            broker,
+            wake: Arc::new(Notify::new()),
+            interval,
+        }
     }
 
     /// Asks the relay to run now.
@@ -80,7 +85,9 @@ impl Relay {
             }
             let topology = self.broker.topology();
             let messages: Vec<_> = rows.iter().map(message).collect();
-            self.broker.publish_confirmed(&topology.exchange, &topology.jobs, messages).await?;
+            self.broker
+                .publish_confirmed(&topology.exchange, &topology.jobs, messages)
+                .await?;
             // A crash here publishes these rows again: the worker is idempotent.
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             outbox::mark_published(&mut tx, &ids).await?;

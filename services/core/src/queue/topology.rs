@@ -37,12 +37,18 @@ impl Topology {
 
     /// Declares everything; safe to repeat from every process.
     pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
-        let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
         channel
             .exchange_declare(
                 self.exchange.as_str().into(),
                 ExchangeKind::Direct,
-                ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() },
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
                 FieldTable::default(),
             )
             .await?;
@@ -51,7 +57,9 @@ impl Topology {
         let mut jobs_args = FieldTable::default();
         jobs_args.insert("x-dead-letter-exchange".into(), text(""));
         jobs_args.insert("x-dead-letter-routing-key".into(), text(&self.dead));
-        channel.queue_declare(self.jobs.as_str().into(), durable, jobs_args).await?;
+        channel
+            .queue_declare(self.jobs.as_str().into(), durable, jobs_args)
+            .await?;
         channel
             .queue_bind(
                 self.jobs.as_str().into(),
@@ -65,9 +73,13 @@ impl Topology {
         let mut retry_args = FieldTable::default();
         retry_args.insert("x-dead-letter-exchange".into(), text(&self.exchange));
         retry_args.insert("x-dead-letter-routing-key".into(), text(&self.jobs));
-        channel.queue_declare(self.retry.as_str().into(), durable, retry_args).await?;
+        channel
+            .queue_declare(self.retry.as_str().into(), durable, retry_args)
+            .await?;
 
-        channel.queue_declare(self.dead.as_str().into(), durable, FieldTable::default()).await?;
+        channel
+            .queue_declare(self.dead.as_str().into(), durable, FieldTable::default())
+            .await?;
         Ok(())
     }
 }

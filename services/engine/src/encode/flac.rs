@@ -10,13 +10,10 @@ pub(super) fn encode(pcm: &Pcm) -> Result<Vec<u8>, EncodeError> {
         .into_verified()
         .map_err(|(_, e)| EncodeError::codec("FLAC", e))?;
     let samples: Vec<i32> = pcm.samples.iter().map(|&s| i32::from(s)).collect();
-    let source =
-        flacenc::source::MemSource::from_samples(&samples, 1, 16, pcm.sample_rate as usize);
+    let source = flacenc::source::MemSource::from_samples(&samples, 1, 16, pcm.sample_rate as usize);
     let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size)
         .map_err(|e| EncodeError::codec("FLAC", e))?;
     let mut sink = flacenc::bitsink::ByteSink::new();
-    stream
-        .write(&mut sink)
-        .map_err(|e| EncodeError::codec("FLAC", e))?;
+    stream.write(&mut sink).map_err(|e| EncodeError::codec("FLAC", e))?;
     Ok(sink.into_inner())
 }

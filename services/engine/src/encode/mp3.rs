@@ -7,19 +7,14 @@ use mp3lame_encoder::{Bitrate, Builder, FlushGap, Mode, MonoPcm, Quality};
 use crate::{EncodeError, Pcm};
 
 /// Rates MPEG-1, 2 and 2.5 Layer III can carry.
-const MPEG_RATES: [u32; 9] = [
-    8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
-];
+const MPEG_RATES: [u32; 9] = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000];
 
 /// Samples handed to LAME per call, which keeps its output buffer (and `c_int` lengths) small.
 const CHUNK: usize = 1 << 16;
 
 /// The rate LAME is told to write: the input rate when MPEG has it, else the next one up.
 pub(super) fn output_rate(pcm_rate: u32) -> u32 {
-    MPEG_RATES
-        .into_iter()
-        .find(|&r| r >= pcm_rate)
-        .unwrap_or(48_000)
+    MPEG_RATES.into_iter().find(|&r| r >= pcm_rate).unwrap_or(48_000)
 }
 
 pub(super) fn encode(pcm: &Pcm) -> Result<Vec<u8>, EncodeError> {
@@ -45,16 +40,12 @@ pub(super) fn encode(pcm: &Pcm) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(pcm.samples.len() / 4 + 8_192);
     for chunk in pcm.samples.chunks(CHUNK) {
         out.reserve(mp3lame_encoder::max_required_buffer_size(chunk.len()));
-        encoder
-            .encode_to_vec(MonoPcm(chunk), &mut out)
-            .map_err(fail_encode)?;
+        encoder.encode_to_vec(MonoPcm(chunk), &mut out).map_err(fail_encode)?;
     }
     // LAME needs up to 7200 bytes to flush. FlushGap, because FlushNoGap drops the last ~1,500
     // samples (FACTS.md).
     out.reserve(7_200);
-    encoder
-        .flush_to_vec::<FlushGap>(&mut out)
-        .map_err(fail_encode)?;
+    encoder.flush_to_vec::<FlushGap>(&mut out).map_err(fail_encode)?;
 
     // LAME reserved the first frame for the tag while encoding and only knows its content now;
     // it goes over that frame, not in front of it (there is no ID3v2 tag before it).

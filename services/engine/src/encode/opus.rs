@@ -29,8 +29,7 @@ pub(super) fn encode(pcm: &Pcm) -> Result<Vec<u8>, EncodeError> {
     let fail = |e: opus::Error| EncodeError::codec("Opus", e);
     let audio = to_48k(pcm)?;
 
-    let mut encoder =
-        opus::Encoder::new(OUTPUT_RATE, Channels::Mono, Application::Audio).map_err(fail)?;
+    let mut encoder = opus::Encoder::new(OUTPUT_RATE, Channels::Mono, Application::Audio).map_err(fail)?;
     encoder.set_bitrate(Bitrate::Bits(BITRATE)).map_err(fail)?;
     encoder.set_signal(Signal::Voice).map_err(fail)?;
     // The decoder's first `pre_skip` samples are the encoder's lookahead, not audio.
@@ -84,11 +83,7 @@ pub(super) fn encode(pcm: &Pcm) -> Result<Vec<u8>, EncodeError> {
 
 /// The PCM as 48 kHz floats in -1..1.
 fn to_48k(pcm: &Pcm) -> Result<Vec<f32>, EncodeError> {
-    let input: Vec<f32> = pcm
-        .samples
-        .iter()
-        .map(|&s| f32::from(s) / 32_768.0)
-        .collect();
+    let input: Vec<f32> = pcm.samples.iter().map(|&s| f32::from(s) / 32_768.0).collect();
     if pcm.sample_rate == OUTPUT_RATE || input.is_empty() {
         return Ok(input);
     }
@@ -147,10 +142,7 @@ mod tests {
         assert_eq!(head[8], 1);
         assert_eq!(head[9], 1);
         assert_eq!(u16::from_le_bytes([head[10], head[11]]), 312);
-        assert_eq!(
-            u32::from_le_bytes([head[12], head[13], head[14], head[15]]),
-            22_050
-        );
+        assert_eq!(u32::from_le_bytes([head[12], head[13], head[14], head[15]]), 22_050);
         assert_eq!(&head[16..], [0, 0, 0]);
     }
 
@@ -171,9 +163,6 @@ mod tests {
         assert!((out.len() as i64 - 48_000).abs() <= 1, "{}", out.len());
         let rms = (out[4_800..43_200].iter().map(|x| x * x).sum::<f32>() / 38_400.0).sqrt();
         let expected = 10_000.0 / 32_768.0 / 2f32.sqrt();
-        assert!(
-            (rms - expected).abs() < expected * 0.02,
-            "{rms} vs {expected}"
-        );
+        assert!((rms - expected).abs() < expected * 0.02, "{rms} vs {expected}");
     }
 }

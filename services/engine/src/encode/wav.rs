@@ -14,8 +14,8 @@ pub(super) fn encode(pcm: &Pcm) -> Result<Vec<u8>, EncodeError> {
     let mut out = Cursor::new(Vec::with_capacity(44 + pcm.samples.len() * 2));
     let fail = |e| EncodeError::codec("WAV", e);
     let mut writer = hound::WavWriter::new(&mut out, spec).map_err(fail)?;
-    let len = u32::try_from(pcm.samples.len())
-        .map_err(|_| EncodeError::codec("WAV", "too many samples for a WAV file"))?;
+    let len =
+        u32::try_from(pcm.samples.len()).map_err(|_| EncodeError::codec("WAV", "too many samples for a WAV file"))?;
     let mut samples = writer.get_i16_writer(len);
     for &s in &pcm.samples {
         samples.write_sample(s);

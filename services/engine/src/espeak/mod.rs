@@ -110,11 +110,7 @@ impl Synthesizer for EspeakEngine {
             .arg;
         // espeak-ng stops reading at a NUL, which would silently drop the rest of the text.
         let text = req.text.replace('\0', " ");
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| EngineError::Closed)?;
+        let _permit = self.permits.acquire().await.map_err(|_| EngineError::Closed)?;
 
         // Text goes through stdin, never argv: no length limit, and text such as `--help` or
         // `-w /etc/x` is spoken instead of parsed. `--stdin` reads it whole; without it
@@ -224,8 +220,7 @@ mod tests {
 
     #[test]
     fn version_parsing() {
-        let line =
-            "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/x86_64-linux-gnu/espeak-ng-data\n";
+        let line = "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/x86_64-linux-gnu/espeak-ng-data\n";
         assert_eq!(parse_version(line).unwrap(), "1.51");
         assert!(matches!(parse_version(""), Err(EngineError::BadOutput(_))));
         assert!(matches!(

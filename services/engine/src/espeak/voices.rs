@@ -88,19 +88,12 @@ impl VoiceTable {
             Some((base, variant)) => (base, Some(variant)),
             None => (wanted, None),
         };
-        let index = self
-            .voices
-            .iter()
-            .position(|v| v.id.eq_ignore_ascii_case(base))?;
+        let index = self.voices.iter().position(|v| v.id.eq_ignore_ascii_case(base))?;
         let variant = match variant {
             None => None,
             // espeak-ng looks variants up as file names, so the canonical spelling matters:
             // `en-us+alex` silently falls back to plain en-us while `en-us+Alex` works.
-            Some(variant) => Some(
-                self.variants
-                    .iter()
-                    .find(|v| v.eq_ignore_ascii_case(variant))?,
-            ),
+            Some(variant) => Some(self.variants.iter().find(|v| v.eq_ignore_ascii_case(variant))?),
         };
         Some(self.resolved(index, variant.map(String::as_str)))
     }
@@ -193,8 +186,7 @@ fn parse_voices(listing: &str) -> (Vec<VoiceInfo>, Vec<String>) {
 /// Letters, digits and `extra`, starting with a letter or digit: safe as part of `-v`.
 fn plain(s: &str, extra: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 fn parse_variants(listing: &str) -> Vec<String> {
@@ -254,18 +246,7 @@ Pty Language       Age/Gender VoiceName          File                 Other Lang
     fn voice_rows_become_unique_usable_voices() {
         let table = table();
         let ids: Vec<&str> = table.voices().iter().map(|v| v.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "af",
-                "cmn",
-                "en-gb",
-                "en-us",
-                "chr-us-qaaa-x-west",
-                "yue",
-                "de"
-            ]
-        );
+        assert_eq!(ids, ["af", "cmn", "en-gb", "en-us", "chr-us-qaaa-x-west", "yue", "de"]);
         let cmn = &table.voices()[1];
         assert_eq!(cmn.name, "Chinese (Mandarin, latin as English)");
         assert_eq!(cmn.language, "cmn");

@@ -18,17 +18,13 @@ pub(crate) fn parse_stream(bytes: &[u8]) -> Result<Pcm, EngineError> {
     let mut pos = 12usize;
     let mut sample_rate = None;
     loop {
-        let header = bytes
-            .get(pos..pos + 8)
-            .ok_or_else(|| bad("no data chunk"))?;
+        let header = bytes.get(pos..pos + 8).ok_or_else(|| bad("no data chunk"))?;
         let id = &header[0..4];
         let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
         let body = pos + 8;
         match id {
             b"fmt " => {
-                let fmt = bytes
-                    .get(body..body + 16)
-                    .ok_or_else(|| bad("truncated fmt chunk"))?;
+                let fmt = bytes.get(body..body + 16).ok_or_else(|| bad("truncated fmt chunk"))?;
                 let tag = u16::from_le_bytes([fmt[0], fmt[1]]);
                 let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
                 let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
@@ -51,10 +47,7 @@ pub(crate) fn parse_stream(bytes: &[u8]) -> Result<Pcm, EngineError> {
                 if samples.iter().all(|&s| s == 0) {
                     return Err(EngineError::EmptyOutput);
                 }
-                return Ok(Pcm {
-                    samples,
-                    sample_rate,
-                });
+                return Ok(Pcm { samples, sample_rate });
             }
             _ => {}
         }
@@ -108,15 +101,9 @@ mod tests {
     fn empty_header_only_and_silent_streams_are_empty_output() {
         assert!(matches!(parse_stream(&[]), Err(EngineError::EmptyOutput)));
         let mut bytes = header(22_050, 1, 16);
-        assert!(matches!(
-            parse_stream(&bytes),
-            Err(EngineError::EmptyOutput)
-        ));
+        assert!(matches!(parse_stream(&bytes), Err(EngineError::EmptyOutput)));
         bytes.extend_from_slice(&[0; 308]);
-        assert!(matches!(
-            parse_stream(&bytes),
-            Err(EngineError::EmptyOutput)
-        ));
+        assert!(matches!(parse_stream(&bytes), Err(EngineError::EmptyOutput)));
     }
 
     #[test]
@@ -127,15 +114,9 @@ mod tests {
         ));
         let mut stereo = header(22_050, 2, 16);
         stereo.extend_from_slice(&[0; 8]);
-        assert!(matches!(
-            parse_stream(&stereo),
-            Err(EngineError::BadOutput(_))
-        ));
+        assert!(matches!(parse_stream(&stereo), Err(EngineError::BadOutput(_))));
         let mut eight_bit = header(22_050, 1, 8);
         eight_bit.extend_from_slice(&[0; 8]);
-        assert!(matches!(
-            parse_stream(&eight_bit),
-            Err(EngineError::BadOutput(_))
-        ));
+        assert!(matches!(parse_stream(&eight_bit), Err(EngineError::BadOutput(_))));
     }
 }
