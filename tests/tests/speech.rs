@@ -173,7 +173,8 @@ async fn the_official_openai_sdk_works_unmodified() {
     let out = std::env::temp_dir().join(format!("orator-sdk-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&out).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/openai_sdk_check.py");
-    let status = tokio::process::Command::new("python3")
+    let python = std::env::var("ORATOR_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = tokio::process::Command::new(python)
         .arg(script)
         .arg(format!("{}/v1", api.service.url()))
         .arg(&api.key)
