@@ -2,7 +2,10 @@
 //! takes a [`Caller`] is protected.
 
 use axum::{extract::FromRequestParts, http::header, http::request::Parts};
-use orator_core::db::api_keys;
+use orator_core::{
+    db::api_keys,
+    metrics::{AUTH_FAILURES, RATE_LIMITED},
+};
 use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState};
@@ -26,13 +29,13 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|k| !k.is_empty());
         let Some(key) = key else {
-            metrics::counter!("orator_auth_failures_total", "reason" => "missing").increment(1);
+            metrics::counter!(AUTH_FAILURES, "reason" => "missing").increment(1);
             return Err(ApiError::Unauthorized(
                 "missing API key: send Authorization: Bearer <key>",
             ));
         };
         let Some(record) = api_keys::authenticate(&state.pool, key).await? else {
-            metrics::counter!("orator_auth_failures_total", "reason" => "invalid").increment(1);
+            metrics::counter!(AUTH_FAILURES, "reason" => "invalid").increment(1);
             return Err(ApiError::Unauthorized("invalid API key"));
         };
         let config = &state.config;
@@ -43,7 +46,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             Ok(Ok(())) => {}
             Ok(Err(retry_after)) => {
-                metrics::counter!("orator_rate_limited_total").increment(1);
+                metrics::counter!(RATE_LIMITED).increment(1);
                 return Err(ApiError::RateLimited(retry_after));
             }
             // Limits live in Redis; without it, serving beats refusing everyone.

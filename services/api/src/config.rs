@@ -33,6 +33,8 @@ pub struct ApiConfig {
     pub outbox_poll: Duration,
     /// `ORATOR_ESPEAK_BINARY`: used here for the voice catalogue.
     pub espeak_binary: String,
+    /// `ORATOR_GAUGE_INTERVAL_MS`: how often jobs by status, the outbox and the pool are polled.
+    pub gauge_interval: Duration,
 }
 
 impl ApiConfig {
@@ -53,6 +55,7 @@ impl ApiConfig {
             redis_timeout: config::millis("ORATOR_REDIS_TIMEOUT_MS", "250")?,
             outbox_poll: config::millis("ORATOR_OUTBOX_POLL_MS", "500")?,
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
+            gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
         })
     }
 }

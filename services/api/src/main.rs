@@ -35,10 +35,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            orator_telemetry::logging::init("orator-api");
-            startup::serve(config).await
-        }
+        Command::Serve => startup::serve(config).await,
         Command::Migrate => {
             startup::database(&ApiConfig {
                 migrate: true,

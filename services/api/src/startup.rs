@@ -7,7 +7,8 @@ use orator_core::{
     cache::Redis,
     completion::Completions,
     db::{self, api_keys},
-    health,
+    gauges, health,
+    metrics::{AUTH_FAILURES, RATE_LIMITED},
     queue::{Broker, Relay, Topology},
 };
 use orator_engine::{EspeakConfig, EspeakEngine};
@@ -31,7 +32,13 @@ pub async fn database(config: &ApiConfig) -> anyhow::Result<PgPool> {
 
 /// Runs the HTTP server and the outbox relay.
 pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
-    let metrics = orator_telemetry::metrics::install(&[]).context("installing the metrics recorder")?;
+    let telemetry =
+        orator_telemetry::init(orator_core::service_info("orator-api"), &[]).context("starting telemetry")?;
+    orator_core::metrics::describe();
+    metrics::counter!(RATE_LIMITED).increment(0);
+    for reason in ["missing", "invalid"] {
+        metrics::counter!(AUTH_FAILURES, "reason" => reason).increment(0);
+    }
     let pool = database(&config).await?;
     if let Some(key) = &config.bootstrap_api_key {
         api_keys::ensure(&pool, "bootstrap", key)
@@ -61,18 +68,23 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let checks = Registry::new(c.health_timeout)
         .with(health::Postgres(pool.clone()), Criticality::Critical)
         .with(health::RedisPing(redis.clone()), Criticality::Optional)
-        .with(health::RabbitMq(broker), Criticality::Optional);
+        .with(health::RabbitMq(broker.clone()), Criticality::Optional);
+    let polling = tokio::spawn(gauges::api(pool.clone(), config.gauge_interval));
     let state = AppState {
         completions: Completions::start(pool.clone()),
         pool,
         redis,
         relay,
+        engine_version: engine.version().to_owned(),
         engine: Arc::new(engine),
+        broker,
+        metrics: telemetry.metrics(),
+        started: std::time::Instant::now(),
         config: Arc::new(config.clone()),
     };
     let app = routes::router(state)
         .merge(orator_telemetry::health::router(checks))
-        .merge(orator_telemetry::metrics::router(metrics));
+        .merge(orator_telemetry::metrics::router(telemetry.metrics()));
 
     let listener = TcpListener::bind(config.http_addr)
         .await
@@ -83,6 +95,8 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         .await?;
     let _ = stop_relay.send(true);
     let _ = relay_task.await;
+    polling.abort();
     tracing::info!("stopped");
+    drop(telemetry);
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! Shared application state.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
-use orator_core::{cache::Redis, completion::Completions, queue::Relay};
+use metrics_exporter_prometheus::PrometheusHandle;
+use orator_core::{
+    cache::Redis,
+    completion::Completions,
+    queue::{Broker, Relay},
+};
 use orator_engine::Synthesizer;
 use sqlx::PgPool;
 
@@ -21,6 +26,14 @@ pub struct AppState {
     pub completions: Completions,
     /// The engine's catalogue, for validation and listings; synthesis happens in workers.
     pub engine: Arc<dyn Synthesizer>,
+    /// The engine's version, for the summary.
+    pub engine_version: String,
+    /// The broker, for queue depths.
+    pub broker: Arc<Broker>,
+    /// Rendered metrics, for the summary.
+    pub metrics: PrometheusHandle,
+    /// Process start.
+    pub started: Instant,
     /// Settings.
     pub config: Arc<ApiConfig>,
 }

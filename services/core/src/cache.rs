@@ -5,6 +5,11 @@ use std::time::Duration;
 
 use deadpool_redis::{Config, Connection, Pool, PoolConfig, Runtime, Timeouts, redis};
 
+/// Cache operations by `operation` (get, set) and `result` (hit, miss, ok, error).
+pub const CACHE_OPERATIONS: &str = "cache_operations_total";
+/// Bytes read from (hits) and written to the cache.
+pub const CACHE_BYTES: &str = "cache_bytes_total";
+
 /// A Redis operation that failed or took too long.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -58,7 +63,8 @@ impl Redis {
         format!("{}{}", self.prefix, parts.join(":"))
     }
 
-    async fn with_conn<T, F>(&self, f: F) -> Result<T, CacheError>
+    /// Runs one traced, timed operation, bounded by the timeout.
+    async fn with_conn<T, F>(&self, operation: &'static str, f: F) -> Result<T, CacheError>
     where
         F: AsyncFnOnce(&mut Connection) -> Result<T, redis::RedisError>,
     {
@@ -66,41 +72,60 @@ impl Redis {
             let mut conn = self.pool.get().await?;
             Ok(f(&mut conn).await?)
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| CacheError::Timeout)?
+        let bounded = async {
+            tokio::time::timeout(self.timeout, work)
+                .await
+                .map_err(|_| CacheError::Timeout)?
+        };
+        orator_telemetry::instrument::cache("redis", operation, bounded).await
     }
 
     /// `PING`.
     pub async fn ping(&self) -> Result<(), CacheError> {
-        self.with_conn(async |c| redis::cmd("PING").query_async::<String>(c).await)
+        self.with_conn("ping", async |c| redis::cmd("PING").query_async::<String>(c).await)
             .await
             .map(drop)
     }
 
-    /// Cached audio for `cache_key`.
+    /// Cached audio for `cache_key`; counts hits, misses and errors.
     pub async fn get_audio(&self, cache_key: &str) -> Result<Option<CachedAudio>, CacheError> {
         let key = self.key(&["audio", cache_key]);
-        let raw: Option<Vec<u8>> = self
-            .with_conn(async |c| redis::cmd("GET").arg(&key).query_async(c).await)
-            .await?;
-        Ok(raw.and_then(CachedAudio::decode))
+        let raw: Result<Option<Vec<u8>>, _> = self
+            .with_conn("get", async |c| redis::cmd("GET").arg(&key).query_async(c).await)
+            .await;
+        let result = match &raw {
+            Ok(Some(bytes)) => {
+                metrics::counter!(CACHE_BYTES, "operation" => "get").increment(bytes.len() as u64);
+                "hit"
+            }
+            Ok(None) => "miss",
+            Err(_) => "error",
+        };
+        metrics::counter!(CACHE_OPERATIONS, "operation" => "get", "result" => result).increment(1);
+        Ok(raw?.and_then(CachedAudio::decode))
     }
 
     /// Caches audio for `ttl`.
     pub async fn put_audio(&self, cache_key: &str, audio: &CachedAudio, ttl: Duration) -> Result<(), CacheError> {
         let key = self.key(&["audio", cache_key]);
         let value = audio.encode();
-        self.with_conn(async |c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(&value)
-                .arg("EX")
-                .arg(ttl.as_secs().max(1))
-                .query_async::<()>(c)
-                .await
-        })
-        .await
+        let result = self
+            .with_conn("set", async |c| {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&value)
+                    .arg("EX")
+                    .arg(ttl.as_secs().max(1))
+                    .query_async::<()>(c)
+                    .await
+            })
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics::counter!(CACHE_OPERATIONS, "operation" => "set", "result" => outcome).increment(1);
+        if result.is_ok() {
+            metrics::counter!(CACHE_BYTES, "operation" => "set").increment(value.len() as u64);
+        }
+        result
     }
 
     /// Counts one request against `subject`'s fixed window; `Err(retry_after)` past `limit`.
@@ -118,7 +143,7 @@ impl Redis {
         let slot = now / window_secs;
         let key = self.key(&["ratelimit", subject, &slot.to_string()]);
         let (count,): (u64,) = self
-            .with_conn(async |c| {
+            .with_conn("ratelimit", async |c| {
                 redis::pipe()
                     .cmd("INCR")
                     .arg(&key)

@@ -95,23 +95,40 @@ impl Speed {
 
 /// An engine voice, resolved from an engine id or an OpenAI alias.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Voice(String);
+pub struct Voice {
+    id: String,
+    label: String,
+}
 
 impl Voice {
     /// Resolves `name` through the engine's catalogue.
     pub fn parse(name: &str, engine: &dyn Synthesizer) -> Result<Self, InvalidInput> {
-        engine.resolve_voice(name).map(Self).ok_or_else(|| {
+        let id = engine.resolve_voice(name).ok_or_else(|| {
             InvalidInput::new(
                 "voice",
                 "unknown_voice",
                 format!("unknown voice {name:?}; GET /v1/audio/voices lists the voices"),
             )
-        })
+        })?;
+        let lower = name.to_ascii_lowercase();
+        let is_alias = engine.voices().iter().any(|v| v.aliases.contains(&lower));
+        let label = if is_alias {
+            lower
+        } else {
+            id.split('+').next().unwrap_or(&id).to_owned()
+        };
+        Ok(Self { id, label })
     }
 
     /// The engine voice id.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
+    }
+
+    /// A bounded metric label: the OpenAI name when one was asked for, else the engine
+    /// voice without its variant.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 }
 

@@ -3,11 +3,12 @@
 use std::{sync::Arc, time::Duration};
 
 use orator_telemetry::health::HealthCheck;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::{cache::Redis, queue::Broker};
 
-/// `SELECT 1` on the pool.
+/// `SELECT 1` on the pool; details are the pool's size and use.
 pub struct Postgres(pub PgPool);
 
 #[async_trait::async_trait]
@@ -15,12 +16,17 @@ impl HealthCheck for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
     }
-    async fn check(&self) -> Result<(), String> {
+    async fn check(&self) -> Result<Option<Value>, String> {
         sqlx::query("SELECT 1")
             .execute(&self.0)
             .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let pool = &self.0;
+        Ok(Some(json!({
+            "pool_size": pool.size(),
+            "pool_idle": pool.num_idle(),
+            "pool_max": pool.options().get_max_connections(),
+        })))
     }
 }
 
@@ -32,12 +38,12 @@ impl HealthCheck for RedisPing {
     fn name(&self) -> &'static str {
         "redis"
     }
-    async fn check(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| e.to_string())
+    async fn check(&self) -> Result<Option<Value>, String> {
+        self.0.ping().await.map(|()| None).map_err(|e| e.to_string())
     }
 }
 
-/// The broker's publishing channel is open (or can be opened).
+/// The broker answers; details are each queue's depth and consumers.
 pub struct RabbitMq(pub Arc<Broker>);
 
 #[async_trait::async_trait]
@@ -45,20 +51,10 @@ impl HealthCheck for RabbitMq {
     fn name(&self) -> &'static str {
         "rabbitmq"
     }
-    async fn check(&self) -> Result<(), String> {
-        let channel = self.0.channel().await.map_err(|e| e.to_string())?;
-        // A passive declare is a round trip that proves the connection is alive now.
-        let jobs = self.0.topology().jobs.as_str();
-        let probe = channel.queue_declare(
-            jobs.into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        );
-        match tokio::time::timeout(Duration::from_secs(2), probe).await {
-            Ok(Ok(_)) => Ok(()),
+    async fn check(&self) -> Result<Option<Value>, String> {
+        // Passive declares are round trips: they prove the connection is alive now.
+        match tokio::time::timeout(Duration::from_secs(2), crate::gauges::queue_stats(&self.0)).await {
+            Ok(Ok(stats)) => Ok(Some(json!({ "queues": stats }))),
             Ok(Err(e)) => {
                 self.0.reset().await;
                 Err(e.to_string())

@@ -6,5 +6,20 @@ pub mod completion;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod gauges;
 pub mod health;
+pub mod metrics;
 pub mod queue;
+
+/// Source revision this build came from (`ORATOR_REVISION` at build time, else git).
+pub const REVISION: &str = env!("ORATOR_REVISION");
+
+/// How Orator's binaries identify themselves in every signal.
+pub fn service_info(name: &'static str) -> orator_telemetry::ServiceInfo {
+    orator_telemetry::ServiceInfo {
+        name,
+        version: env!("CARGO_PKG_VERSION"),
+        revision: REVISION,
+        metrics_namespace: "orator",
+    }
+}

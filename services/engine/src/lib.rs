@@ -10,6 +10,7 @@ mod encode;
 mod error;
 mod espeak;
 mod format;
+pub mod observed;
 mod pcm;
 mod synth;
 mod voice;

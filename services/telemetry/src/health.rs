@@ -5,13 +5,25 @@ use std::{sync::Arc, time::Duration, time::Instant};
 use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use serde::Serialize;
 
+/// 1 when the check last passed, 0 when it failed.
+pub const CHECK_STATUS: &str = "health_check_status";
+/// How long each check took.
+pub const CHECK_DURATION: &str = "health_check_duration_seconds";
+
+/// Describes the health metrics.
+pub fn describe() {
+    metrics::describe_gauge!(CHECK_STATUS, "1 when the health check last passed, 0 when it failed.");
+    metrics::describe_histogram!(CHECK_DURATION, metrics::Unit::Seconds, "Health check latency.");
+}
+
 /// One dependency probe.
 #[async_trait::async_trait]
 pub trait HealthCheck: Send + Sync {
     /// Stable name used in the JSON report and metric labels.
     fn name(&self) -> &'static str;
-    /// Returns `Err(message)` when the dependency cannot be used.
-    async fn check(&self) -> Result<(), String>;
+    /// Details worth showing (pool stats, queue depths) when healthy; `Err(message)` when
+    /// the dependency cannot be used.
+    async fn check(&self) -> Result<Option<serde_json::Value>, String>;
 }
 
 /// Whether a failing check makes the service not ready or only degraded.
@@ -47,6 +59,9 @@ pub struct CheckReport {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the check saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// Result of all checks.
@@ -90,7 +105,7 @@ impl Registry {
             };
             let latency = start.elapsed().as_secs_f64();
             let status = match (&outcome, criticality) {
-                (Ok(()), _) => Status::Healthy,
+                (Ok(_), _) => Status::Healthy,
                 (Err(_), Criticality::Critical) => Status::Unhealthy,
                 (Err(_), Criticality::Optional) => Status::Degraded,
             };
@@ -100,11 +115,16 @@ impl Registry {
                 0.0
             });
             metrics::histogram!("health_check_duration_seconds", "check" => check.name()).record(latency);
+            let (details, error) = match outcome {
+                Ok(details) => (details, None),
+                Err(e) => (None, Some(e)),
+            };
             CheckReport {
                 name: check.name(),
                 status,
                 latency_ms: latency * 1000.0,
-                error: outcome.err(),
+                error,
+                details,
             }
         });
         let checks = futures::future::join_all(runs).await;
@@ -155,14 +175,14 @@ async fn detailed(State(registry): State<Registry>) -> impl IntoResponse {
 mod tests {
     use super::*;
 
-    struct Fixed(&'static str, Result<(), String>);
+    struct Fixed(&'static str, Result<Option<serde_json::Value>, String>);
 
     #[async_trait::async_trait]
     impl HealthCheck for Fixed {
         fn name(&self) -> &'static str {
             self.0
         }
-        async fn check(&self) -> Result<(), String> {
+        async fn check(&self) -> Result<Option<serde_json::Value>, String> {
             self.1.clone()
         }
     }
@@ -174,7 +194,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "hangs"
         }
-        async fn check(&self) -> Result<(), String> {
+        async fn check(&self) -> Result<Option<serde_json::Value>, String> {
             std::future::pending().await
         }
     }
@@ -182,7 +202,7 @@ mod tests {
     #[tokio::test]
     async fn optional_failure_degrades_critical_failure_fails() {
         let ok = Registry::new(Duration::from_secs(1))
-            .with(Fixed("db", Ok(())), Criticality::Critical)
+            .with(Fixed("db", Ok(None)), Criticality::Critical)
             .with(Fixed("cache", Err("down".into())), Criticality::Optional);
         assert_eq!(ok.run().await.status, Status::Degraded);
         let bad = ok.with(Fixed("broker", Err("down".into())), Criticality::Critical);

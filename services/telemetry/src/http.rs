@@ -1,28 +1,56 @@
-//! HTTP instrumentation: request ids, one span and one access-log line per request, and
-//! the request-duration histogram labelled by route template.
+//! HTTP server instrumentation: request ids, a server span per request (honouring an
+//! incoming `traceparent` and returning one), the OpenTelemetry HTTP metrics labelled by
+//! route template, and one access-log line per request.
 
 use std::time::Instant;
 
 use axum::{
     Router,
+    body::HttpBody,
     extract::{MatchedPath, Request},
-    http::HeaderName,
+    http::{HeaderName, header},
     middleware::{self, Next},
     response::Response,
 };
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tracing::Instrument;
+use tracing::{Instrument, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// Request-duration histogram, named after the OpenTelemetry HTTP semantic conventions.
+use crate::propagation;
+
+/// Request-duration histogram (OpenTelemetry `http.server.request.duration`).
 pub const REQUEST_DURATION: &str = "http_server_request_duration_seconds";
+/// Requests in progress (`http.server.active_requests`).
+pub const ACTIVE_REQUESTS: &str = "http_server_active_requests";
+/// Request body sizes (`http.server.request.body.size`).
+pub const REQUEST_BODY_SIZE: &str = "http_server_request_body_size_bytes";
+/// Response body sizes (`http.server.response.body.size`).
+pub const RESPONSE_BODY_SIZE: &str = "http_server_response_body_size_bytes";
 /// Route label for requests that matched no route: raw paths would be unbounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Wraps every route of `router` (and its fallback) with request ids, a span, metrics and
-/// an access log. Routes merged in afterwards (health, metrics) stay unobserved.
+/// Describes the HTTP metrics.
+pub fn describe() {
+    use metrics::Unit;
+    metrics::describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP requests by method, route template and status."
+    );
+    metrics::describe_gauge!(ACTIVE_REQUESTS, "HTTP requests in progress.");
+    metrics::describe_histogram!(
+        REQUEST_BODY_SIZE,
+        Unit::Bytes,
+        "HTTP request body sizes (Content-Length)."
+    );
+    metrics::describe_histogram!(RESPONSE_BODY_SIZE, Unit::Bytes, "HTTP response body sizes.");
+}
+
+/// Wraps every route of `router` (and its fallback). Routes merged in afterwards
+/// (`/metrics`, `/health/*`) stay untraced and unmeasured, as probes would drown the data.
 pub fn instrument<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router.layer(
         ServiceBuilder::new()
@@ -32,9 +60,24 @@ pub fn instrument<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router
     )
 }
 
+/// Methods outside the standard set collapse into `_OTHER`, as the conventions say.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::PATCH => "PATCH",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        _ => "_OTHER",
+    }
+}
+
 async fn observe(request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -46,24 +89,65 @@ async fn observe(request: Request, next: Next) -> Response {
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let span = tracing::info_span!("http_request", method = %method, route = %route, request_id = %request_id);
-    let response = next.run(request).instrument(span.clone()).await;
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let span = tracing::info_span!(
+        "http_request",
+        otel.name = format!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = %route,
+        url.path = %request.uri().path(),
+        user_agent.original = %user_agent,
+        http.response.status_code = Empty,
+        request_id = %request_id,
+    );
+    // Before the span starts: afterwards its parent is fixed.
+    let _ = span.set_parent(propagation::extract_http(request.headers()));
+    if let Some(size) = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<f64>().ok())
+    {
+        metrics::histogram!(REQUEST_BODY_SIZE, "http_request_method" => method, "http_route" => route.clone())
+            .record(size);
+    }
+    let active = metrics::gauge!(ACTIVE_REQUESTS, "http_request_method" => method, "http_route" => route.clone());
+    active.increment(1.0);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    active.decrement(1.0);
+
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
-    metrics::histogram!(
-        REQUEST_DURATION,
-        "http_request_method" => method.clone(),
-        "http_route" => route.clone(),
-        "http_response_status_code" => status.to_string(),
-    )
-    .record(elapsed.as_secs_f64());
-    let _enter = span.enter();
-    tracing::info!(
-        method = %method,
-        route = %route,
-        status,
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        "request completed"
-    );
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
+    propagation::inject_http(&span, response.headers_mut());
+    let labels = [
+        ("http_request_method", method.to_owned()),
+        ("http_route", route.clone()),
+        ("http_response_status_code", status.to_string()),
+    ];
+    metrics::histogram!(REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+    let bytes = response.body().size_hint().exact();
+    if let Some(bytes) = bytes {
+        metrics::histogram!(RESPONSE_BODY_SIZE, &labels).record(bytes as f64);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            method,
+            route = %route,
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            bytes,
+            "request completed"
+        )
+    });
     response
 }

@@ -9,6 +9,9 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Size buckets in bytes: 100 B to 10 MB.
+pub const SIZE_BUCKETS: &[f64] = &[100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
+
 /// Installs the global recorder. Every metric whose name ends in `_seconds` gets
 /// `LATENCY_BUCKETS` unless `buckets` names it more precisely.
 pub fn install(buckets: &[(&str, &[f64])]) -> Result<PrometheusHandle, BuildError> {
@@ -17,6 +20,7 @@ pub fn install(buckets: &[(&str, &[f64])]) -> Result<PrometheusHandle, BuildErro
         builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_string()), values)?;
     }
     builder = builder.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?;
+    builder = builder.set_buckets_for_metric(Matcher::Suffix("_bytes".into()), SIZE_BUCKETS)?;
     let handle = builder.install_recorder()?;
     let upkeep = handle.clone();
     // The exporter keeps histogram data until upkeep drains it.
@@ -28,6 +32,35 @@ pub fn install(buckets: &[(&str, &[f64])]) -> Result<PrometheusHandle, BuildErro
         }
     });
     Ok(handle)
+}
+
+/// Sums the samples of the current exposition by series name, by each `name{label="value"}`
+/// and by the full series as rendered. Cheap enough for status pages.
+pub fn snapshot(handle: &PrometheusHandle) -> std::collections::HashMap<String, f64> {
+    let mut sums = std::collections::HashMap::new();
+    for line in handle.render().lines() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else { continue };
+        let name = series.split('{').next().unwrap_or(series);
+        *sums.entry(name.to_owned()).or_insert(0.0) += value;
+        if series != name {
+            *sums.entry(series.to_owned()).or_insert(0.0) += value;
+        }
+        if let Some(labels) = series
+            .strip_prefix(name)
+            .and_then(|l| l.strip_prefix('{')?.strip_suffix('}'))
+        {
+            for pair in labels.split(',') {
+                *sums.entry(format!("{name}{{{pair}}}")).or_insert(0.0) += value;
+            }
+        }
+    }
+    sums
 }
 
 /// `GET /metrics` in the Prometheus text format.

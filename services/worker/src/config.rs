@@ -29,6 +29,11 @@ pub struct WorkerConfig {
     pub redis_timeout: Duration,
     /// `ORATOR_ESPEAK_BINARY`.
     pub espeak_binary: String,
+    /// `ORATOR_TRACE_QUEUE_LINK`: start a new trace per consumed job, linked to the
+    /// publisher's span, instead of continuing the publisher's trace.
+    pub trace_queue_link: bool,
+    /// `ORATOR_GAUGE_INTERVAL_MS`: how often queue depths and pool stats are polled.
+    pub gauge_interval: Duration,
 }
 
 impl WorkerConfig {
@@ -53,6 +58,8 @@ impl WorkerConfig {
             cache_ttl: std::time::Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
             redis_timeout: config::millis("ORATOR_REDIS_TIMEOUT_MS", "250")?,
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
+            trace_queue_link: config::flag("ORATOR_TRACE_QUEUE_LINK", false)?,
+            gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
         })
     }
 }

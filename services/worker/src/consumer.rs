@@ -1,6 +1,10 @@
 //! The consume loop: manual acks, bounded prefetch, reconnects, and a graceful drain.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::StreamExt;
 use lapin::{
@@ -9,9 +13,17 @@ use lapin::{
     options::{
         BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
     },
-    types::FieldTable,
+    types::{AMQPValue, FieldTable},
 };
+use opentelemetry::trace::TraceContextExt;
+use orator_core::{
+    metrics::{CONSUMED, PROCESS_DURATION, QUEUE_TIME, SETTLED},
+    queue::PUBLISHED_AT_HEADER,
+};
+use orator_telemetry::propagation;
 use tokio::{sync::watch, task::JoinSet};
+use tracing::{Instrument, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::process::{self, Context, Disposition};
 
@@ -111,24 +123,69 @@ async fn consume(ctx: &Arc<Context>, conn: &Connection, shutdown: &mut watch::Re
     Ok(stop)
 }
 
+/// Trace context and publish time from the message headers.
+fn headers(delivery: &Delivery) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    if let Some(table) = delivery.properties.headers() {
+        for (k, v) in table {
+            if let AMQPValue::LongString(s) = v {
+                map.insert(k.to_string(), String::from_utf8_lossy(s.as_bytes()).into_owned());
+            }
+        }
+    }
+    map
+}
+
 async fn settle(ctx: &Context, delivery: Delivery) {
-    let disposition = process::handle(ctx, &delivery.data).await;
-    let result = match disposition {
-        Disposition::Ack => delivery.ack(BasicAckOptions::default()).await,
-        Disposition::Reject => delivery.reject(BasicRejectOptions { requeue: false }).await,
+    let queue = ctx.broker.topology().jobs.clone();
+    let headers = headers(&delivery);
+    metrics::counter!(CONSUMED, "messaging_destination_name" => queue.clone()).increment(1);
+    if let Some(published) = headers.get(PUBLISHED_AT_HEADER).and_then(|v| v.parse::<i64>().ok()) {
+        let waited = (chrono::Utc::now().timestamp_millis() - published).max(0);
+        metrics::histogram!(QUEUE_TIME).record(waited as f64 / 1000.0);
+    }
+    let span = tracing::info_span!(
+        "process",
+        otel.name = format!("process {queue}"),
+        otel.kind = "consumer",
+        otel.status_code = Empty,
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.destination.name = %queue,
+        messaging.rabbitmq.redelivered = delivery.redelivered,
+        job_id = Empty,
+    );
+    let producer = propagation::extract(&headers);
+    if ctx.config.trace_queue_link {
+        // A trace of its own, linked to the publish: long-lived queues make one trace per
+        // hop easier to read than one very long trace.
+        span.add_link(producer.span().span_context().clone());
+    } else {
+        let _ = span.set_parent(producer);
+    }
+    let start = Instant::now();
+    let disposition = process::handle(ctx, &delivery.data).instrument(span.clone()).await;
+    metrics::histogram!(PROCESS_DURATION, "messaging_destination_name" => queue).record(start.elapsed().as_secs_f64());
+    let (label, result) = match disposition {
+        Disposition::Ack => ("ack", delivery.ack(BasicAckOptions::default()).await),
+        Disposition::Reject => ("reject", delivery.reject(BasicRejectOptions { requeue: false }).await),
         Disposition::Requeue => {
             // Give the failing dependency a moment instead of spinning on redeliveries.
             tokio::time::sleep(Duration::from_secs(1)).await;
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await
+            (
+                "requeue",
+                delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await,
+            )
         }
     };
+    metrics::counter!(SETTLED, "disposition" => label).increment(1);
     if let Err(e) = result {
         // The channel is gone; the broker redelivers, and the worker is idempotent.
-        tracing::warn!(error = %e, ?disposition, "could not settle delivery");
+        span.in_scope(|| tracing::warn!(error = %e, disposition = label, "could not settle delivery"));
     }
 }

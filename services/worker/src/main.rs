@@ -20,6 +20,5 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    orator_telemetry::logging::init("orator-worker");
     startup::run(config).await
 }

@@ -6,10 +6,12 @@ use lapin::BasicProperties;
 use orator_core::{
     cache::{CachedAudio, Redis},
     db::{audio::NewAudio, jobs},
-    queue::{Broker, JobMessage},
+    metrics::{AUDIO_SECONDS, CHARACTERS, DEAD_LETTERED, JOB_DURATION, JOBS_PROCESSED},
+    queue::{Broker, JobMessage, Outgoing},
 };
-use orator_engine::{AudioFormat, SynthesisRequest, Synthesizer};
+use orator_engine::{AudioFormat, SynthesisRequest, Synthesizer, observed};
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use crate::config::WorkerConfig;
 
@@ -62,14 +64,16 @@ pub struct Context {
 pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
     let Ok(JobMessage { job_id }) = serde_json::from_slice(body) else {
         tracing::error!(bytes = body.len(), "unreadable job message; dead-lettering");
+        metrics::counter!(DEAD_LETTERED, "reason" => "unreadable").increment(1);
         return Disposition::Reject;
     };
+    tracing::Span::current().record("job_id", tracing::field::display(job_id));
     let job = match jobs::start(&ctx.pool, job_id).await {
         Ok(jobs::Start::Run(job)) => job,
         Ok(jobs::Start::Skip(status)) => {
             // A redelivery of a job that already ended: nothing to do, and never twice.
             tracing::info!(%job_id, status = ?status, "job already ended; acknowledged without work");
-            metrics::counter!("orator_jobs_processed_total", "outcome" => "skipped").increment(1);
+            metrics::counter!(JOBS_PROCESSED, "outcome" => "skipped").increment(1);
             return Disposition::Ack;
         }
         Err(e) => {
@@ -80,7 +84,11 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
     let started = Instant::now();
     match attempt(ctx, &job).await {
         Ok(audio) => store(ctx, &job, audio, started).await,
-        Err(e) => give_up_or_retry(ctx, &job, &e.to_string()).await,
+        Err(e) => {
+            let span = tracing::Span::current();
+            span.record("otel.status_code", "ERROR");
+            give_up_or_retry(ctx, &job, &e.to_string()).await
+        }
     }
 }
 
@@ -91,38 +99,51 @@ async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptErro
         voice: job.voice.clone(),
         speed: job.speed,
     };
-    let started = Instant::now();
-    let pcm = tokio::time::timeout(ctx.config.synthesis_timeout, ctx.engine.synthesize(&request))
+    let synthesis = observed::synthesize(ctx.engine.as_ref(), &request);
+    let pcm = tokio::time::timeout(ctx.config.synthesis_timeout, synthesis)
         .await
         .map_err(|_| AttemptError::Timeout)??;
-    metrics::histogram!("orator_synthesis_duration_seconds", "engine" => ctx.engine.name())
-        .record(started.elapsed().as_secs_f64());
-    let duration_ms = (pcm.duration_seconds() * 1000.0).round() as u32;
+    let seconds = pcm.duration_seconds();
+    // The encode span continues this trace on the blocking thread.
+    let span = tracing::Span::current();
     let (bytes, sample_rate) = tokio::task::spawn_blocking(move || {
-        orator_engine::encode(&pcm, format).map(|b| (b, orator_engine::output_sample_rate(pcm.sample_rate, format)))
+        let _entered = span.enter();
+        observed::encode_observed(&pcm, format).map(|b| (b, orator_engine::output_sample_rate(pcm.sample_rate, format)))
     })
     .await??;
+    let engine = ctx.engine.name();
+    metrics::counter!(CHARACTERS, "engine" => engine).increment(request.text.chars().count() as u64);
+    metrics::histogram!(AUDIO_SECONDS, "engine" => engine, "format" => format.as_str()).record(seconds);
     Ok(NewAudio {
         format: format.as_str().to_owned(),
         content_type: format.content_type().to_owned(),
         sample_rate,
-        duration_ms,
+        duration_ms: (seconds * 1000.0).round() as u32,
         bytes,
     })
 }
 
 async fn store(ctx: &Context, job: &jobs::Job, audio: NewAudio, started: Instant) -> Disposition {
-    match jobs::succeed(&ctx.pool, job.id, &audio).await {
+    // Cache first: a sync caller is woken by the commit below and its next identical
+    // request must hit. Content-addressed audio is valid even if the commit then fails.
+    let cached = CachedAudio {
+        sample_rate: audio.sample_rate,
+        bytes: audio.bytes.clone(),
+    };
+    if let Err(e) = ctx.redis.put_audio(&job.cache_key, &cached, ctx.config.cache_ttl).await {
+        tracing::warn!(job_id = %job.id, error = %e, "cache write failed");
+    }
+    let span = tracing::info_span!(
+        "store",
+        otel.name = "store audio",
+        orator.audio_bytes = audio.bytes.len()
+    );
+    match jobs::succeed(&ctx.pool, job.id, &audio).instrument(span).await {
         Ok(stored) => {
             if stored {
-                let cached = CachedAudio {
-                    sample_rate: audio.sample_rate,
-                    bytes: audio.bytes,
-                };
-                if let Err(e) = ctx.redis.put_audio(&job.cache_key, &cached, ctx.config.cache_ttl).await {
-                    tracing::warn!(job_id = %job.id, error = %e, "cache write failed");
-                }
-                metrics::counter!("orator_jobs_processed_total", "outcome" => "succeeded").increment(1);
+                metrics::counter!(JOBS_PROCESSED, "outcome" => "succeeded").increment(1);
+                let age = (chrono::Utc::now() - job.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+                metrics::histogram!(JOB_DURATION, "mode" => job.mode.0.as_str()).record(age);
             }
             tracing::info!(
                 job_id = %job.id,
@@ -148,14 +169,20 @@ async fn give_up_or_retry(ctx: &Context, job: &jobs::Job, error: &str) -> Dispos
         tracing::error!(job_id = %job.id, attempts, error, "job failed for good; dead-lettering");
         // Dead-letter first: if that publish fails the message is requeued and nothing is lost.
         let props = BasicProperties::default().with_message_id(job.id.to_string().as_str().into());
-        if let Err(e) = ctx.broker.publish_confirmed("", &topology.dead, [(body, props)]).await {
+        let dead = vec![Outgoing {
+            body,
+            props,
+            parent: None,
+        }];
+        if let Err(e) = ctx.broker.publish_confirmed("", &topology.dead, dead).await {
             tracing::error!(job_id = %job.id, error = %e, "dead-letter publish failed; requeueing");
             return Disposition::Requeue;
         }
         if let Err(e) = jobs::fail(&ctx.pool, job.id, error).await {
             tracing::error!(job_id = %job.id, error = %e, "cannot mark job failed");
         }
-        metrics::counter!("orator_jobs_processed_total", "outcome" => "failed").increment(1);
+        metrics::counter!(JOBS_PROCESSED, "outcome" => "failed").increment(1);
+        metrics::counter!(DEAD_LETTERED, "reason" => "exhausted").increment(1);
         return Disposition::Ack;
     }
     let delay = ctx.config.retry_base * 2u32.saturating_pow(attempts - 1);
@@ -167,9 +194,21 @@ async fn give_up_or_retry(ctx: &Context, job: &jobs::Job, error: &str) -> Dispos
     let props = BasicProperties::default()
         .with_message_id(job.id.to_string().as_str().into())
         .with_expiration(delay.as_millis().to_string().as_str().into());
-    match ctx.broker.publish_confirmed("", &topology.retry, [(body, props)]).await {
+    match ctx
+        .broker
+        .publish_confirmed(
+            "",
+            &topology.retry,
+            vec![Outgoing {
+                body,
+                props,
+                parent: None,
+            }],
+        )
+        .await
+    {
         Ok(()) => {
-            metrics::counter!("orator_jobs_processed_total", "outcome" => "retried").increment(1);
+            metrics::counter!(JOBS_PROCESSED, "outcome" => "retried").increment(1);
             Disposition::Ack
         }
         Err(e) => {

@@ -5,18 +5,41 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context as _;
 use orator_core::{
     cache::Redis,
-    db, health,
+    db, gauges, health,
+    metrics::{AUDIO_BUCKETS, AUDIO_SECONDS, DEAD_LETTERED, JOBS_PROCESSED, SETTLED},
     queue::{Broker, Topology},
 };
-use orator_engine::{EspeakConfig, EspeakEngine};
+use orator_engine::{EspeakConfig, EspeakEngine, Synthesizer, observed};
 use orator_telemetry::health::{Criticality, Registry};
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{config::WorkerConfig, consumer, process::Context};
 
+/// Starts counters of rare events at zero, so "none yet" is visible as 0, not absence.
+fn zero_counters() {
+    for outcome in ["succeeded", "retried", "failed", "skipped"] {
+        metrics::counter!(JOBS_PROCESSED, "outcome" => outcome).increment(0);
+    }
+    for disposition in ["ack", "reject", "requeue"] {
+        metrics::counter!(SETTLED, "disposition" => disposition).increment(0);
+    }
+    for reason in ["exhausted", "unreadable"] {
+        metrics::counter!(DEAD_LETTERED, "reason" => reason).increment(0);
+    }
+}
+
 /// Runs the consumer and the health/metrics server.
 pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let metrics = orator_telemetry::metrics::install(&[]).context("installing the metrics recorder")?;
+    let telemetry = orator_telemetry::init(
+        orator_core::service_info("orator-worker"),
+        &[
+            (observed::REAL_TIME_FACTOR, observed::RTF_BUCKETS),
+            (AUDIO_SECONDS, AUDIO_BUCKETS),
+        ],
+    )
+    .context("starting telemetry")?;
+    orator_core::metrics::describe();
+    zero_counters();
     let c = &config.connections;
     // The api owns migrations; the worker only connects.
     let pool = db::connect(&c.database_url, c.db_max_connections, false)
@@ -35,10 +58,11 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     })
     .await
     .context("starting espeak-ng (ORATOR_ESPEAK_BINARY)")?;
+    observed::register(engine.name(), engine.version());
     tracing::info!(
-        engine = "espeak-ng",
+        engine = engine.name(),
         version = engine.version(),
-        voices = engine_voice_count(&engine),
+        voices = engine.voices().len(),
         "engine ready"
     );
 
@@ -48,12 +72,13 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         .with(health::Postgres(pool.clone()), Criticality::Critical)
         .with(health::RabbitMq(broker.clone()), Criticality::Critical)
         .with(health::RedisPing(redis.clone()), Criticality::Optional);
-    let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(metrics));
+    let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(telemetry.metrics()));
     let listener = TcpListener::bind(config.http_addr)
         .await
         .context("binding ORATOR_HTTP_ADDR")?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let polling = tokio::spawn(gauges::worker(pool.clone(), broker.clone(), config.gauge_interval));
 
     let ctx = Arc::new(Context {
         pool,
@@ -67,12 +92,9 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     orator_telemetry::shutdown::signal().await;
     let _ = stop.send(true);
     consuming.await.context("consumer task")?;
+    polling.abort();
     server.abort();
     tracing::info!("stopped");
+    drop(telemetry);
     Ok(())
-}
-
-fn engine_voice_count(engine: &EspeakEngine) -> usize {
-    use orator_engine::Synthesizer;
-    engine.voices().len()
 }

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::speech::{SpeechBody, audio_response};
+use super::speech::{SpeechBody, audio_response, count_request, trace_headers};
 use crate::{auth::Caller, error::ApiError, extract::ApiJson, state::AppState};
 
 /// Longest accepted `Idempotency-Key`.
@@ -155,12 +155,13 @@ async fn create_job(
         mode: JobMode::Async,
         api_key_id: Some(caller.key_id),
         idempotency_key: idempotency_key.as_deref(),
-        headers: serde_json::json!({}),
+        headers: trace_headers(),
     };
     let (job, created) = jobs::create(&state.pool, new).await?;
     if created {
         state.relay.nudge();
     }
+    count_request(&spec, JobMode::Async, if created { "accepted" } else { "replayed" });
     let location = format!("/v1/jobs/{}", job.id);
     let mut response = (StatusCode::ACCEPTED, Json(JobView::from(job))).into_response();
     let h = response.headers_mut();

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod jobs;
+pub mod monitoring;
 pub mod speech;
 
 use axum::{
@@ -49,6 +50,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(speech::router())
         .merge(jobs::router())
         .merge(catalog::router())
+        .merge(monitoring::router())
 }
 
 /// Every API route, instrumented, with its state.

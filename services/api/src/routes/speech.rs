@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{auth::Caller, error::ApiError, extract::ApiJson, state::AppState};
+use orator_core::metrics::SPEECH_REQUESTS;
 
 /// Body of a speech request (OpenAI's shape; unknown fields are ignored).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -96,27 +97,44 @@ async fn create_speech(
     ApiJson(body): ApiJson<SpeechBody>,
 ) -> Result<Response, ApiError> {
     let spec = body.parse(&state)?;
+    let outcome = synthesise(&state, caller, &spec).await;
+    let label = match &outcome {
+        Ok(_) => "succeeded",
+        Err(ApiError::Timeout(_)) => "timeout",
+        Err(_) => "failed",
+    };
+    count_request(&spec, JobMode::Sync, label);
+    outcome
+}
+
+/// Counts a speech request; the voice label is the OpenAI name or the base engine voice,
+/// so it stays bounded by the catalogue.
+pub fn count_request(spec: &SpeechSpec, mode: JobMode, outcome: &'static str) {
+    metrics::counter!(
+        SPEECH_REQUESTS,
+        "voice" => spec.voice.label().to_owned(),
+        "format" => spec.format.as_str(),
+        "mode" => mode.as_str(),
+        "outcome" => outcome,
+    )
+    .increment(1);
+}
+
+async fn synthesise(state: &AppState, caller: Caller, spec: &SpeechSpec) -> Result<Response, ApiError> {
     let cache_key = spec.cache_key();
     match state.redis.get_audio(&cache_key).await {
         Ok(Some(CachedAudio { sample_rate, bytes })) => {
-            metrics::counter!("orator_cache_operations_total", "operation" => "get", "result" => "hit").increment(1);
             return Ok(audio_response(spec.format, sample_rate, bytes, "hit"));
         }
-        Ok(None) => {
-            metrics::counter!("orator_cache_operations_total", "operation" => "get", "result" => "miss").increment(1)
-        }
-        Err(e) => {
-            metrics::counter!("orator_cache_operations_total", "operation" => "get", "result" => "error").increment(1);
-            tracing::warn!(error = %e, "cache unavailable; synthesising");
-        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cache unavailable; synthesising"),
     }
-
     let new = jobs::NewJob {
-        spec: &spec,
+        spec,
         mode: JobMode::Sync,
         api_key_id: Some(caller.key_id),
         idempotency_key: None,
-        headers: serde_json::json!({}),
+        headers: trace_headers(),
     };
     let (job, _) = jobs::create(&state.pool, new).await?;
     state.relay.nudge();
@@ -144,4 +162,9 @@ async fn create_speech(
             job.error.unwrap_or_else(|| "unknown error".into()),
         )),
     }
+}
+
+/// The current request's trace context, stored with the job so the publish continues it.
+pub fn trace_headers() -> serde_json::Value {
+    serde_json::to_value(orator_telemetry::propagation::inject(&tracing::Span::current())).unwrap_or_default()
 }

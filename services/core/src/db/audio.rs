@@ -3,6 +3,8 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::{acquire, timed};
+
 /// Audio to store.
 #[derive(Debug, Clone)]
 pub struct NewAudio {
@@ -37,16 +39,17 @@ pub struct Audio {
 
 /// Loads audio by id.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Audio>, sqlx::Error> {
-    sqlx::query_as("SELECT id, format, content_type, sample_rate, duration_ms, bytes FROM audio WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    let mut conn = acquire(pool).await?;
+    let query =
+        sqlx::query_as("SELECT id, format, content_type, sample_rate, duration_ms, bytes FROM audio WHERE id = $1")
+            .bind(id);
+    timed("SELECT", "audio", query.fetch_optional(&mut *conn)).await
 }
 
 /// Inserts audio inside the caller's transaction and returns its id.
 pub async fn insert(conn: &mut sqlx::PgConnection, audio: &NewAudio) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO audio (id, format, content_type, sample_rate, duration_ms, size_bytes, bytes)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -56,8 +59,7 @@ pub async fn insert(conn: &mut sqlx::PgConnection, audio: &NewAudio) -> Result<U
     .bind(audio.sample_rate as i32)
     .bind(audio.duration_ms as i32)
     .bind(audio.bytes.len() as i32)
-    .bind(&audio.bytes)
-    .execute(conn)
-    .await?;
+    .bind(&audio.bytes);
+    timed("INSERT", "audio", query.execute(conn)).await?;
     Ok(id)
 }

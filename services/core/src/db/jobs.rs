@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{JOB_DONE_CHANNEL, audio, outbox};
+use super::{JOB_DONE_CHANNEL, acquire, audio, begin, outbox, timed};
+
+const TABLE: &str = "jobs";
 use crate::domain::{JobMode, JobStatus, SpeechSpec};
 
 /// A job as stored.
@@ -109,9 +111,9 @@ pub struct NewJob<'a> {
 /// Creates a job and its outbox row in one transaction. When the idempotency key was used
 /// before, returns that job and `false`.
 pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     let spec = new.spec;
-    let inserted = sqlx::query_as::<_, Job>(concat!(
+    let insert = sqlx::query_as::<_, Job>(concat!(
         "INSERT INTO jobs (id, api_key_id, idempotency_key, mode, status, model, engine, voice, format, speed,
                            input, text_sha256, text_length, cache_key)
          VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -132,21 +134,18 @@ pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx:
     .bind(spec.text.as_str())
     .bind(spec.text.sha256())
     .bind(spec.text.chars() as i32)
-    .bind(spec.cache_key())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = inserted else {
+    .bind(spec.cache_key());
+    let Some(row) = timed("INSERT", TABLE, insert.fetch_optional(&mut *tx)).await? else {
         tx.rollback().await?;
+        let mut conn = acquire(pool).await?;
         let existing = sqlx::query_as::<_, Job>(concat!(
             "SELECT ",
             columns!(),
             " FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2"
         ))
         .bind(new.api_key_id)
-        .bind(new.idempotency_key)
-        .fetch_one(pool)
-        .await?;
-        return Ok((existing, false));
+        .bind(new.idempotency_key);
+        return Ok((timed("SELECT", TABLE, existing.fetch_one(&mut *conn)).await?, false));
     };
     let job = row;
     let payload = serde_json::json!({ "job_id": job.id });
@@ -157,11 +156,9 @@ pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx:
 
 /// A job by id.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
-    let row = sqlx::query_as::<_, Job>(concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row)
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as::<_, Job>(concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1")).bind(id);
+    timed("SELECT", TABLE, query.fetch_optional(&mut *conn)).await
 }
 
 /// A job by id, only if `api_key_id` owns it.
@@ -176,7 +173,8 @@ pub async fn list_owned(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Job>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, Job>(concat!(
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as::<_, Job>(concat!(
         "SELECT ",
         columns!(),
         " FROM jobs WHERE api_key_id = $1 AND ($2::uuid IS NULL OR id < $2)
@@ -184,15 +182,14 @@ pub async fn list_owned(
     ))
     .bind(api_key_id)
     .bind(before)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
+    .bind(limit);
+    timed("SELECT", TABLE, query.fetch_all(&mut *conn)).await
 }
 
 /// Cancels a queued job of the owner's; `None` when it is not queued (or not theirs).
 pub async fn cancel(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<Job>, sqlx::Error> {
-    let row = sqlx::query_as::<_, Job>(concat!(
+    let mut tx = begin(pool).await?;
+    let query = sqlx::query_as::<_, Job>(concat!(
         "UPDATE jobs SET status = 'canceled', updated_at = now(), finished_at = now()
          WHERE id = $1 AND api_key_id = $2 AND status = 'queued'
          RETURNING ",
@@ -200,12 +197,12 @@ pub async fn cancel(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<
         ""
     ))
     .bind(id)
-    .bind(api_key_id)
-    .fetch_optional(pool)
-    .await?;
+    .bind(api_key_id);
+    let row = timed("UPDATE", TABLE, query.fetch_optional(&mut *tx)).await?;
     if row.is_some() {
-        notify_done(pool, id).await?;
+        notify_done(&mut tx, id).await?;
     }
+    tx.commit().await?;
     Ok(row)
 }
 
@@ -220,16 +217,17 @@ pub enum Start {
 
 /// Claims a job for synthesis. A job left `running` by a worker that died is claimed again.
 pub async fn start(pool: &PgPool, id: Uuid) -> Result<Start, sqlx::Error> {
-    let row = sqlx::query_as::<_, Job>(concat!(
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as::<_, Job>(concat!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), updated_at = now()
          WHERE id = $1 AND status IN ('queued', 'running')
          RETURNING ",
         columns!(),
         ""
     ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    .bind(id);
+    let row = timed("UPDATE", TABLE, query.fetch_optional(&mut *conn)).await?;
+    drop(conn);
     match row {
         Some(job) => Ok(Start::Run(Box::new(job))),
         None => Ok(Start::Skip(get(pool, id).await?.map(|j| j.status()))),
@@ -239,64 +237,59 @@ pub async fn start(pool: &PgPool, id: Uuid) -> Result<Start, sqlx::Error> {
 /// Stores the audio and marks the job succeeded in one transaction, announcing it on
 /// commit. Returns false (and stores nothing) when the job already ended.
 pub async fn succeed(pool: &PgPool, id: Uuid, new_audio: &audio::NewAudio) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     let audio_id = audio::insert(&mut tx, new_audio).await?;
-    let updated = sqlx::query(
+    let query = sqlx::query(
         "UPDATE jobs SET status = 'succeeded', audio_id = $2, error = NULL, updated_at = now(), finished_at = now()
          WHERE id = $1 AND status IN ('queued', 'running')",
     )
     .bind(id)
-    .bind(audio_id)
-    .execute(&mut *tx)
-    .await?;
+    .bind(audio_id);
+    let updated = timed("UPDATE", TABLE, query.execute(&mut *tx)).await?;
     if updated.rows_affected() == 0 {
         tx.rollback().await?;
         return Ok(false);
     }
-    notify_done(&mut *tx, id).await?;
+    notify_done(&mut tx, id).await?;
     tx.commit().await?;
     Ok(true)
 }
 
 /// Records a failed attempt that will be retried.
 pub async fn retry_later(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query(
         "UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'",
     )
     .bind(id)
-    .bind(error)
-    .execute(pool)
-    .await?;
-    Ok(())
+    .bind(error);
+    timed("UPDATE", TABLE, query.execute(&mut *conn)).await.map(drop)
 }
 
 /// Marks the job failed for good and announces it.
 pub async fn fail(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
+    let mut tx = begin(pool).await?;
+    let query = sqlx::query(
         "UPDATE jobs SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
          WHERE id = $1 AND status IN ('queued', 'running')",
     )
     .bind(id)
-    .bind(error)
-    .execute(&mut *tx)
-    .await?;
-    notify_done(&mut *tx, id).await?;
+    .bind(error);
+    timed("UPDATE", TABLE, query.execute(&mut *tx)).await?;
+    notify_done(&mut tx, id).await?;
     tx.commit().await
 }
 
-async fn notify_done<'e>(executor: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, $2)")
+async fn notify_done(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    let query = sqlx::query("SELECT pg_notify($1, $2)")
         .bind(JOB_DONE_CHANNEL)
-        .bind(id.to_string())
-        .execute(executor)
-        .await?;
-    Ok(())
+        .bind(id.to_string());
+    timed("NOTIFY", TABLE, query.execute(conn)).await.map(drop)
 }
 
 /// Number of jobs in each status.
 pub async fn count_by_status(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY status")
-        .fetch_all(pool)
-        .await
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as("SELECT status, count(*) FROM jobs GROUP BY status");
+    timed("SELECT", TABLE, query.fetch_all(&mut *conn)).await
 }

@@ -3,6 +3,10 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::{acquire, timed};
+
+const TABLE: &str = "outbox";
+
 /// A message waiting to be published.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
@@ -23,41 +27,36 @@ pub async fn insert(
     payload: &serde_json::Value,
     headers: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO outbox (job_id, payload, headers) VALUES ($1, $2, $3)")
+    let query = sqlx::query("INSERT INTO outbox (job_id, payload, headers) VALUES ($1, $2, $3)")
         .bind(job_id)
         .bind(payload)
-        .bind(headers)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .bind(headers);
+    timed("INSERT", TABLE, query.execute(conn)).await.map(drop)
 }
 
 /// Locks up to `limit` unpublished rows; other relays skip them.
 pub async fn lock_pending(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    sqlx::query_as(
+    let query = sqlx::query_as(
         "SELECT id, job_id, payload, headers FROM outbox WHERE published_at IS NULL
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    .bind(limit);
+    timed("SELECT", TABLE, query.fetch_all(conn)).await
 }
 
 /// Marks rows published.
 pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
-        .bind(ids)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let query =
+        sqlx::query("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)").bind(ids);
+    timed("UPDATE", TABLE, query.execute(conn)).await.map(drop)
 }
 
 /// Number of unpublished rows and the age of the oldest, in seconds.
 pub async fn backlog(pool: &sqlx::PgPool) -> Result<(i64, f64), sqlx::Error> {
-    sqlx::query_as(
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as(
         "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)
          FROM outbox WHERE published_at IS NULL",
-    )
-    .fetch_one(pool)
-    .await
+    );
+    timed("SELECT", TABLE, query.fetch_one(&mut *conn)).await
 }

@@ -5,8 +5,10 @@ use std::time::Duration;
 use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties,
     options::{BasicPublishOptions, ConfirmSelectOptions},
+    types::AMQPValue,
 };
 use tokio::sync::Mutex;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::Topology;
 
@@ -89,37 +91,71 @@ impl Broker {
         }
     }
 
-    /// Publishes persistent messages and waits until the broker confirms every one.
+    /// Publishes persistent messages and waits until the broker confirms every one. Each
+    /// message gets a PRODUCER span (child of `parent`, when given) whose context rides in
+    /// its headers, plus the publish time for time-in-queue.
     pub async fn publish_confirmed(
         &self,
         exchange: &str,
         routing_key: &str,
-        messages: impl IntoIterator<Item = (Vec<u8>, BasicProperties)>,
+        messages: Vec<Outgoing>,
     ) -> Result<(), QueueError> {
+        let destination = if exchange.is_empty() { routing_key } else { exchange };
         let result = async {
             let channel = self.channel().await?;
-            let mut confirms = Vec::new();
-            for (body, props) in messages {
-                let props = props.with_delivery_mode(2).with_content_type("application/json".into());
-                confirms.push(
-                    channel
-                        .basic_publish(
-                            exchange.into(),
-                            routing_key.into(),
-                            BasicPublishOptions::default(),
-                            &body,
-                            props,
-                        )
-                        .await?,
+            let mut confirms = Vec::with_capacity(messages.len());
+            for message in messages {
+                let span = orator_telemetry::instrument::producer_span("rabbitmq", destination);
+                if let Some(parent) = message.parent {
+                    let _ = span.set_parent(parent);
+                }
+                let mut headers = message.props.headers().clone().unwrap_or_default();
+                let mut context = orator_telemetry::propagation::inject(&span);
+                context.insert(
+                    PUBLISHED_AT_HEADER.into(),
+                    chrono::Utc::now().timestamp_millis().to_string(),
                 );
-            }
-            for confirm in confirms {
-                match confirm.await? {
-                    lapin::Confirmation::Nack(_) => return Err(QueueError::Nacked),
-                    lapin::Confirmation::Ack(_) | lapin::Confirmation::NotRequested => {}
+                for (k, v) in context {
+                    headers.insert(k.as_str().into(), AMQPValue::LongString(v.as_str().into()));
+                }
+                let props = message
+                    .props
+                    .with_headers(headers)
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into());
+                let publish = channel.basic_publish(
+                    exchange.into(),
+                    routing_key.into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    &message.body,
+                    props,
+                );
+                match orator_telemetry::instrument::publish(span.clone(), destination, publish).await {
+                    Ok(confirm) => confirms.push((confirm, span)),
+                    Err(e) => {
+                        count(destination, "failed");
+                        return Err(e.into());
+                    }
                 }
             }
-            Ok(())
+            let mut outcome = Ok(());
+            for (confirm, span) in confirms {
+                let result = match confirm.await {
+                    Ok(lapin::Confirmation::Ack(Some(_))) => "returned",
+                    Ok(lapin::Confirmation::Ack(None) | lapin::Confirmation::NotRequested) => "confirmed",
+                    Ok(lapin::Confirmation::Nack(_)) | Err(_) => "failed",
+                };
+                count(destination, result);
+                if result != "confirmed" {
+                    span.record("otel.status_code", "ERROR");
+                    span.record("error.type", result);
+                    outcome = Err(QueueError::Nacked);
+                }
+            }
+            outcome
         }
         .await;
         if result.is_err() {
@@ -127,4 +163,24 @@ impl Broker {
         }
         result
     }
+}
+
+/// Header carrying the publish time in Unix milliseconds (AMQP's own timestamp has seconds).
+pub const PUBLISHED_AT_HEADER: &str = "x-published-at-ms";
+/// Messages published, by destination and result (confirmed, returned, failed).
+pub const MESSAGES_PUBLISHED: &str = "messaging_client_sent_messages_total";
+
+fn count(destination: &str, result: &'static str) {
+    metrics::counter!(MESSAGES_PUBLISHED, "messaging_destination_name" => destination.to_owned(), "result" => result)
+        .increment(1);
+}
+
+/// A message to publish.
+pub struct Outgoing {
+    /// Body.
+    pub body: Vec<u8>,
+    /// Properties; headers are extended with trace context.
+    pub props: BasicProperties,
+    /// Trace context the publish span continues (e.g. the HTTP request that made the job).
+    pub parent: Option<opentelemetry::Context>,
 }

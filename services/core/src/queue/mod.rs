@@ -5,7 +5,7 @@ mod message;
 mod relay;
 mod topology;
 
-pub use broker::{Broker, QueueError};
+pub use broker::{Broker, MESSAGES_PUBLISHED, Outgoing, PUBLISHED_AT_HEADER, QueueError};
 pub use message::JobMessage;
 pub use relay::Relay;
 pub use topology::Topology;

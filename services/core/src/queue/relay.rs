@@ -1,16 +1,14 @@
 //! The outbox relay: publishes committed outbox rows to RabbitMQ and marks them sent.
 //! Rows wait in PostgreSQL while the broker is away, so accepted jobs are never lost.
 
+use std::collections::HashMap;
 use std::{sync::Arc, time::Duration};
 
-use lapin::{
-    BasicProperties,
-    types::{AMQPValue, FieldTable},
-};
+use lapin::BasicProperties;
 use sqlx::PgPool;
 use tokio::sync::{Notify, watch};
 
-use super::{Broker, QueueError};
+use super::{Broker, Outgoing, QueueError};
 use crate::db::outbox;
 
 /// Rows published per transaction.
@@ -97,18 +95,17 @@ impl Relay {
     }
 }
 
-/// The AMQP message for an outbox row: persistent, with the job id, the publish time
-/// (for time-in-queue) and the stored headers.
-fn message(row: &outbox::OutboxRow) -> (Vec<u8>, BasicProperties) {
-    let mut headers = FieldTable::default();
-    for (k, v) in row.headers.as_object().into_iter().flatten() {
-        if let Some(v) = v.as_str() {
-            headers.insert(k.as_str().into(), AMQPValue::LongString(v.into()));
-        }
-    }
+/// The AMQP message for an outbox row: persistent, with the job id; its publish span
+/// continues the trace of the request that created the job (stored in the row's headers).
+fn message(row: &outbox::OutboxRow) -> Outgoing {
+    let stored: HashMap<String, String> = serde_json::from_value(row.headers.clone()).unwrap_or_default();
+    let parent = (!stored.is_empty()).then(|| orator_telemetry::propagation::extract(&stored));
     let props = BasicProperties::default()
         .with_message_id(row.job_id.to_string().as_str().into())
-        .with_timestamp(chrono::Utc::now().timestamp() as u64)
-        .with_headers(headers);
-    (serde_json::to_vec(&row.payload).expect("JSON value serialises"), props)
+        .with_timestamp(chrono::Utc::now().timestamp() as u64);
+    Outgoing {
+        body: serde_json::to_vec(&row.payload).expect("JSON value serialises"),
+        props,
+        parent,
+    }
 }

@@ -1,0 +1,107 @@
+//! Inference metrics and spans around any [`Synthesizer`] and [`encode`]: duration,
+//! real-time factor, characters, concurrency and errors, all labelled by engine.
+
+use std::time::Instant;
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use tracing::{Instrument, field::Empty};
+
+use crate::{AudioFormat, EncodeError, EngineError, Pcm, SynthesisRequest, Synthesizer, encode};
+
+/// Synthesis time by engine and voice.
+pub const DURATION: &str = "orator_inference_duration_seconds";
+/// Synthesis time divided by audio length (lower is faster).
+pub const REAL_TIME_FACTOR: &str = "orator_inference_real_time_factor";
+/// Encode time by format.
+pub const ENCODE_DURATION: &str = "orator_inference_encode_duration_seconds";
+/// Syntheses running now.
+pub const IN_PROGRESS: &str = "orator_inference_in_progress";
+/// Failed syntheses.
+pub const ERRORS: &str = "orator_inference_errors_total";
+/// 1 while the engine is loaded and usable.
+pub const UP: &str = "orator_engine_up";
+/// Always 1; labels carry the engine's name and version.
+pub const INFO: &str = "orator_engine_info";
+/// Buckets for the real-time factor.
+pub const RTF_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
+
+/// Describes the inference metrics and announces a loaded engine.
+pub fn register(engine: &'static str, version: &str) {
+    describe_histogram!(
+        DURATION,
+        Unit::Seconds,
+        "Time to synthesise one request, by engine and base voice."
+    );
+    describe_histogram!(
+        REAL_TIME_FACTOR,
+        "Synthesis time divided by the length of the audio produced."
+    );
+    describe_histogram!(
+        ENCODE_DURATION,
+        Unit::Seconds,
+        "Time to encode PCM into the output format."
+    );
+    describe_gauge!(IN_PROGRESS, "Syntheses running now.");
+    describe_counter!(ERRORS, "Failed syntheses.");
+    describe_gauge!(UP, "1 while the engine is loaded and usable.");
+    describe_gauge!(INFO, "Always 1; labels say which engine and version are loaded.");
+    metrics::counter!(ERRORS, "engine" => engine).increment(0);
+    metrics::gauge!(UP, "engine" => engine).set(1.0);
+    metrics::gauge!(INFO, "engine" => engine, "version" => version.to_owned()).set(1.0);
+}
+
+/// Variants (`en-us+f3`) share their base voice's label, which keeps the label bounded by
+/// the engine's voice list.
+fn base_voice(voice: &str) -> String {
+    voice.split('+').next().unwrap_or(voice).to_owned()
+}
+
+/// Synthesises in a `synthesize` span, recording the inference metrics.
+pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest) -> Result<Pcm, EngineError> {
+    let name = engine.name();
+    let span = tracing::info_span!(
+        "synthesize",
+        otel.name = format!("synthesize {name}"),
+        otel.status_code = Empty,
+        orator.engine = name,
+        orator.voice = %request.voice,
+        orator.characters = request.text.chars().count(),
+        orator.audio_seconds = Empty,
+    );
+    let in_progress = metrics::gauge!(IN_PROGRESS, "engine" => name);
+    in_progress.increment(1.0);
+    let start = Instant::now();
+    let result = engine.synthesize(request).instrument(span.clone()).await;
+    in_progress.decrement(1.0);
+    let elapsed = start.elapsed().as_secs_f64();
+    match &result {
+        Ok(pcm) => {
+            let audio = pcm.duration_seconds();
+            span.record("orator.audio_seconds", audio);
+            metrics::histogram!(DURATION, "engine" => name, "voice" => base_voice(&request.voice)).record(elapsed);
+            if audio > 0.0 {
+                metrics::histogram!(REAL_TIME_FACTOR, "engine" => name).record(elapsed / audio);
+            }
+        }
+        Err(e) => {
+            metrics::counter!(ERRORS, "engine" => name).increment(1);
+            span.record("otel.status_code", "ERROR");
+            span.in_scope(|| tracing::warn!(exception.message = %e, "synthesis failed"));
+        }
+    }
+    result
+}
+
+/// Encodes in an `encode` span (CPU-bound: call it from a blocking thread).
+pub fn encode_observed(pcm: &Pcm, format: AudioFormat) -> Result<Vec<u8>, EncodeError> {
+    let span = tracing::info_span!("encode", otel.name = format!("encode {format}"), orator.format = %format, otel.status_code = Empty);
+    let _entered = span.enter();
+    let start = Instant::now();
+    let result = encode(pcm, format);
+    metrics::histogram!(ENCODE_DURATION, "format" => format.as_str()).record(start.elapsed().as_secs_f64());
+    if let Err(e) = &result {
+        span.record("otel.status_code", "ERROR");
+        tracing::warn!(exception.message = %e, "encoding failed");
+    }
+    result
+}
