@@ -9,7 +9,9 @@ log() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-packages=(postgresql redis-server rabbitmq-server espeak-ng cmake python3-venv)
+# prometheus and prometheus-alertmanager give promtool/amtool and the servers the live
+# monitoring tests start.
+packages=(postgresql redis-server rabbitmq-server espeak-ng cmake python3-venv prometheus prometheus-alertmanager)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

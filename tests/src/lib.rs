@@ -3,7 +3,9 @@
 //! real `orator-api` and `orator-worker` binaries.
 
 pub mod audio;
+pub mod catalogue;
 pub mod env;
+pub mod otlp;
 pub mod process;
 pub mod proxy;
 

@@ -219,7 +219,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
             );
         }
     }
-    assert_eq!(operations, 9, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(operations, 13, "{:?}", paths.keys().collect::<Vec<_>>());
     assert!(
         doc["components"]["schemas"]["SpeechBody"]["required"]
             .as_array()

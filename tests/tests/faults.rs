@@ -48,7 +48,7 @@ async fn a_worker_killed_mid_job_leaves_it_to_the_next_which_completes_it_once()
 async fn jobs_accepted_while_rabbitmq_is_unreachable_complete_when_it_returns() {
     let env = TestEnv::new().await;
     let api = env.api(&[]).await;
-    let _worker = env.worker(&[]).await;
+    let worker = env.worker(&[]).await;
 
     env.amqp.cut();
     let ids: Vec<String> =

@@ -2,7 +2,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use orator_core::config::{self, ConfigError, Connections};
+use orator_core::{
+    config::{self, ConfigError, Connections},
+    faults::Faults,
+};
 
 /// Everything the api reads at start.
 #[derive(Debug, Clone)]
@@ -35,6 +38,12 @@ pub struct ApiConfig {
     pub espeak_binary: String,
     /// `ORATOR_GAUGE_INTERVAL_MS`: how often jobs by status, the outbox and the pool are polled.
     pub gauge_interval: Duration,
+    /// `ORATOR_ADMIN_API_KEY`: enables `/admin/*` (fault injection, the alert webhook).
+    pub admin_api_key: Option<String>,
+    /// `ORATOR_INSTRUMENT_HTTP`: the HTTP tracing/metrics layer (off only to measure its cost).
+    pub instrument_http: bool,
+    /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
+    pub faults: Faults,
 }
 
 impl ApiConfig {
@@ -56,6 +65,9 @@ impl ApiConfig {
             outbox_poll: config::millis("ORATOR_OUTBOX_POLL_MS", "500")?,
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
+            admin_api_key: Some(config::string("ORATOR_ADMIN_API_KEY", "")).filter(|k| !k.is_empty()),
+            instrument_http: config::flag("ORATOR_INSTRUMENT_HTTP", true)?,
+            faults: Faults::from_env()?,
         })
     }
 }

@@ -7,6 +7,7 @@ use orator_core::{
     cache::Redis,
     completion::Completions,
     db::{self, api_keys},
+    faults::FaultSwitch,
     gauges, health,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
     queue::{Broker, Relay, Topology},
@@ -35,6 +36,10 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let telemetry =
         orator_telemetry::init(orator_core::service_info("orator-api"), &[]).context("starting telemetry")?;
     orator_core::metrics::describe();
+    metrics::describe_counter!(
+        routes::admin::ALERTS_RECEIVED,
+        "Alerts received by the webhook receiver, by name and status."
+    );
     metrics::counter!(RATE_LIMITED).increment(0);
     for reason in ["missing", "invalid"] {
         metrics::counter!(AUTH_FAILURES, "reason" => reason).increment(0);
@@ -70,6 +75,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         .with(health::RedisPing(redis.clone()), Criticality::Optional)
         .with(health::RabbitMq(broker.clone()), Criticality::Optional);
     let polling = tokio::spawn(gauges::api(pool.clone(), config.gauge_interval));
+    let redis_for_faults = redis.clone();
     let state = AppState {
         completions: Completions::start(pool.clone()),
         pool,
@@ -80,6 +86,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         broker,
         metrics: telemetry.metrics(),
         started: std::time::Instant::now(),
+        faults: FaultSwitch::start(redis_for_faults, config.faults, Duration::from_secs(1)),
         config: Arc::new(config.clone()),
     };
     let app = routes::router(state)

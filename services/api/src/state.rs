@@ -6,6 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use orator_core::{
     cache::Redis,
     completion::Completions,
+    faults::FaultSwitch,
     queue::{Broker, Relay},
 };
 use orator_engine::Synthesizer;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Process start.
     pub started: Instant,
+    /// Injected faults in force.
+    pub faults: FaultSwitch,
     /// Settings.
     pub config: Arc<ApiConfig>,
 }

@@ -128,6 +128,29 @@ impl Redis {
         result
     }
 
+    /// A small value under `name` (no expiry), for settings shared by all processes.
+    pub async fn get_raw(&self, name: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        let key = self.key(&[name]);
+        self.with_conn("get", async |c| redis::cmd("GET").arg(&key).query_async(c).await)
+            .await
+    }
+
+    /// Stores a small value under `name`.
+    pub async fn set_raw(&self, name: &str, value: &[u8]) -> Result<(), CacheError> {
+        let key = self.key(&[name]);
+        self.with_conn("set", async |c| {
+            redis::cmd("SET").arg(&key).arg(value).query_async::<()>(c).await
+        })
+        .await
+    }
+
+    /// Removes `name`.
+    pub async fn delete_raw(&self, name: &str) -> Result<(), CacheError> {
+        let key = self.key(&[name]);
+        self.with_conn("del", async |c| redis::cmd("DEL").arg(&key).query_async::<()>(c).await)
+            .await
+    }
+
     /// Counts one request against `subject`'s fixed window; `Err(retry_after)` past `limit`.
     pub async fn rate_limit(
         &self,

@@ -6,6 +6,7 @@ pub mod completion;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod faults;
 pub mod gauges;
 pub mod health;
 pub mod metrics;

@@ -2,7 +2,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use orator_core::config::{self, ConfigError, Connections};
+use orator_core::{
+    config::{self, ConfigError, Connections},
+    faults::Faults,
+};
 
 /// Everything the worker reads at start.
 #[derive(Debug, Clone)]
@@ -34,6 +37,8 @@ pub struct WorkerConfig {
     pub trace_queue_link: bool,
     /// `ORATOR_GAUGE_INTERVAL_MS`: how often queue depths and pool stats are polled.
     pub gauge_interval: Duration,
+    /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
+    pub faults: Faults,
 }
 
 impl WorkerConfig {
@@ -60,6 +65,7 @@ impl WorkerConfig {
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             trace_queue_link: config::flag("ORATOR_TRACE_QUEUE_LINK", false)?,
             gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
+            faults: Faults::from_env()?,
         })
     }
 }

@@ -5,7 +5,9 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context as _;
 use orator_core::{
     cache::Redis,
-    db, gauges, health,
+    db,
+    faults::FaultSwitch,
+    gauges, health,
     metrics::{AUDIO_BUCKETS, AUDIO_SECONDS, DEAD_LETTERED, JOBS_PROCESSED, SETTLED},
     queue::{Broker, Topology},
 };
@@ -80,10 +82,12 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let polling = tokio::spawn(gauges::worker(pool.clone(), broker.clone(), config.gauge_interval));
 
+    let faults = FaultSwitch::start(redis.clone(), config.faults, Duration::from_secs(1));
     let ctx = Arc::new(Context {
         pool,
         redis,
         broker,
+        faults,
         engine: Arc::new(engine),
         config,
     });

@@ -1,6 +1,7 @@
 //! HTTP routes. Each module exports its `router()`; this one assembles them with the
 //! OpenAPI document, the JSON 404/405 fallbacks, the body limit and instrumentation.
 
+pub mod admin;
 pub mod catalog;
 pub mod jobs;
 pub mod monitoring;
@@ -10,6 +11,7 @@ use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
     http::{Method, Uri},
+    middleware,
     routing::get,
 };
 use utoipa::OpenApi;
@@ -51,19 +53,26 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(catalog::router())
         .merge(monitoring::router())
+        .merge(admin::router())
 }
 
 /// Every API route, instrumented, with its state.
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = api_routes().split_for_parts();
     let doc = std::sync::Arc::new(doc);
+    let instrumented = state.config.instrument_http;
     let routes = routes
         .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), admin::inject_latency))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state);
-    orator_telemetry::http::instrument(routes)
+    if instrumented {
+        orator_telemetry::http::instrument(routes)
+    } else {
+        routes
+    }
 }
 
 async fn not_found(uri: Uri) -> ApiError {
