@@ -5,9 +5,11 @@
 pub mod audio;
 pub mod catalogue;
 pub mod env;
+pub mod monitoring;
 pub mod otlp;
 pub mod process;
 pub mod proxy;
+pub mod scenario;
 
 pub use env::{Api, TestEnv};
 pub use process::Service;

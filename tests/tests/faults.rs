@@ -81,6 +81,14 @@ async fn jobs_accepted_while_rabbitmq_is_unreachable_complete_when_it_returns() 
         api.http.get(api.url("/health/ready")).send().await.unwrap().status(),
         200
     );
+    // The worker cannot work without the broker: not ready.
+    let worker_ready = api
+        .http
+        .get(format!("{}/health/ready", worker.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(worker_ready.status(), 503);
 
     env.amqp.restore();
     for id in &ids {

@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use orator_e2e::{
-    Api, Service, TestEnv,
+    TestEnv,
     catalogue::{Catalogue, exposed_families, repo_root},
     eventually,
     otlp::{Receiver, Span},
+    scenario::{self, SECRET_TEXT},
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const ADMIN: &str = "test-admin-key";
-const SECRET_TEXT: &str = "The purple elephant whispers at midnight.";
 
 async fn metrics_of(url: &str) -> String {
     reqwest::get(format!("{url}/metrics"))
@@ -23,74 +23,6 @@ async fn metrics_of(url: &str) -> String {
         .text()
         .await
         .unwrap()
-}
-
-/// Sync miss and hit, async jobs, a failing job, a bad request, an unauthorised request,
-/// an alert through the webhook and health probes.
-async fn scenario(env: &TestEnv, api: &Api, worker: &Service) {
-    let speech = json!({"model": "tts-1", "input": SECRET_TEXT, "voice": "alloy", "response_format": "wav"});
-    assert_eq!(api.speech(speech.clone()).await.status(), 200);
-    assert_eq!(api.speech(speech).await.headers()["x-orator-cache"], "hit");
-    let job = api
-        .create_job(json!({"model": "tts-1", "input": "An async job.", "voice": "de"}))
-        .await;
-    api.wait_for_status(job["id"].as_str().unwrap(), "succeeded", Duration::from_secs(20))
-        .await;
-
-    let admin = |method: Method, path: &str| api.http.request(method, api.url(path)).bearer_auth(ADMIN);
-    let set = admin(Method::PUT, "/admin/faults")
-        .json(&json!({"worker_fail_ratio": 1.0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(set.status(), 200);
-    tokio::time::sleep(Duration::from_millis(1500)).await; // workers poll the setting every second
-    let failing = api
-        .create_job(json!({"model": "tts-1", "input": "This one fails.", "voice": "echo"}))
-        .await;
-    let failed = api
-        .wait_for_status(failing["id"].as_str().unwrap(), "failed", Duration::from_secs(20))
-        .await;
-    assert!(failed["error"].as_str().unwrap().contains("injected fault"), "{failed}");
-    assert_eq!(
-        admin(Method::DELETE, "/admin/faults").send().await.unwrap().status(),
-        200
-    );
-
-    let bad = api
-        .speech(json!({"model": "tts-1", "input": "x", "voice": "nobody"}))
-        .await;
-    assert_eq!(bad.status(), 400);
-    let unauthorised = api.http.get(api.url("/v1/models")).send().await.unwrap();
-    assert_eq!(unauthorised.status(), 401);
-    assert_eq!(
-        api.http
-            .get(api.url("/v1/models"))
-            .bearer_auth(&api.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(api.http.get(api.url("/nowhere")).send().await.unwrap().status(), 404);
-    let alert = json!({"alerts": [{"status": "firing", "labels": {"alertname": "OratorTestAlert", "severity": "ticket"},
-        "annotations": {"summary": "a test alert"}, "startsAt": "2026-11-22T00:00:00Z"}]});
-    assert_eq!(
-        admin(Method::POST, "/admin/alerts")
-            .json(&alert)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    for url in [api.service.url(), worker.url()] {
-        assert_eq!(reqwest::get(format!("{url}/health")).await.unwrap().status(), 200);
-    }
-    // Let the polled gauges and the exporters catch up.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let _ = env;
 }
 
 fn promtool_check(exposition: &str, what: &str) {
@@ -120,12 +52,7 @@ fn promtool_check(exposition: &str, what: &str) {
 }
 
 fn extra_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("ORATOR_ADMIN_API_KEY", ADMIN),
-        ("ORATOR_GAUGE_INTERVAL_MS", "200"),
-        ("ORATOR_MAX_ATTEMPTS", "2"),
-        ("ORATOR_RETRY_BASE_MS", "100"),
-    ]
+    scenario::env(ADMIN)
 }
 
 #[tokio::test]
@@ -133,7 +60,7 @@ async fn both_metrics_endpoints_expose_exactly_the_catalogue() {
     let env = TestEnv::new().await;
     let api = env.api(&extra_env()).await;
     let worker = env.worker(&extra_env()).await;
-    scenario(&env, &api, &worker).await;
+    scenario::run(&api, &worker, ADMIN).await;
 
     let catalogue = Catalogue::load();
     for (binary, url) in [("api", api.service.url()), ("worker", worker.url())] {

@@ -1,0 +1,259 @@
+//! The monitoring stack, live: a real Prometheus and Alertmanager (Debian's packages) run
+//! the repository's rules and routing against the running api and worker. Targets are up,
+//! every dashboard query over Orator's metrics has data, and faults make their alerts reach
+//! the webhook receiver and resolve once switched off.
+
+use std::{net::SocketAddr, time::Duration};
+
+use orator_e2e::{
+    Api, Service, TestEnv,
+    catalogue::repo_root,
+    eventually,
+    monitoring::{self, Daemon, free_port},
+    scenario,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "monitoring-admin-key";
+
+struct Stack {
+    _dir: TempDir,
+    prometheus: Daemon,
+    _alertmanager: Daemon,
+}
+
+/// A scratch directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn addr(url: &str) -> SocketAddr {
+    url.trim_start_matches("http://").parse().unwrap()
+}
+
+async fn stack(api: &Api, worker: &Service) -> Stack {
+    let dir = std::env::temp_dir().join(format!("orator-monitoring-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let alertmanager = monitoring::alertmanager(&dir, &api.service.url(), ADMIN).await;
+    let targets = [
+        ("orator-api", addr(&api.service.url())),
+        ("orator-worker", addr(&worker.url())),
+    ];
+    let prometheus = monitoring::prometheus(&dir, &targets, alertmanager.addr).await;
+    Stack {
+        _dir: TempDir(dir),
+        prometheus,
+        _alertmanager: alertmanager,
+    }
+}
+
+/// Waits until the api has logged that Alertmanager delivered `alertname` with `status`.
+async fn webhook_saw(api: &Api, stack: &Stack, alertname: &str, status: &str, timeout: Duration) {
+    let found = tokio::time::timeout(timeout, async {
+        loop {
+            let seen = api.service.logs().iter().any(|l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|v| {
+                    v["message"] == "alert received" && v["alertname"] == alertname && v["status"] == status
+                })
+            });
+            if seen {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    if found.is_err() {
+        let alerts = monitoring::query(stack.prometheus.addr, "ALERTS").await;
+        panic!(
+            "{alertname} did not reach the webhook as {status} within {timeout:?}; Prometheus ALERTS: {alerts:?}\n{}",
+            stack.prometheus.log("prometheus")
+        );
+    }
+}
+
+async fn wait_for_scrapes(stack: &Stack) {
+    eventually("both Orator targets to be up", Duration::from_secs(20), || async {
+        let up = monitoring::query(stack.prometheus.addr, r#"up{job=~"orator-.*"} == 1"#).await;
+        (up.len() == 2).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn targets_are_up_and_every_dashboard_query_has_data() {
+    let env = TestEnv::new().await;
+    let api = env.api(&scenario::env(ADMIN)).await;
+    let worker = env.worker(&scenario::env(ADMIN)).await;
+    let stack = stack(&api, &worker).await;
+    wait_for_scrapes(&stack).await;
+    scenario::run(&api, &worker, ADMIN).await;
+    // Errors for the error panels: a statement that fails while PostgreSQL is cut, and a
+    // cache lookup while Redis is.
+    env.redis.cut();
+    let _ = api
+        .speech(json!({"model": "tts-1", "input": "Cache down.", "voice": "alloy"}))
+        .await;
+    env.redis.restore();
+    env.pg.cut();
+    let _ = api.request(Method::GET, "/v1/models").send().await;
+    env.pg.restore();
+    eventually("the api to recover", Duration::from_secs(15), || async {
+        (api.request(Method::GET, "/v1/models").send().await.ok()?.status() == 200).then_some(())
+    })
+    .await;
+    // More traffic, spread over a few scrapes, so rates have two samples.
+    for i in 0..6 {
+        let body = json!({"model": "tts-1", "input": format!("Keep it flowing {i}."), "voice": "echo"});
+        api.speech(body.clone()).await;
+        api.speech(body).await;
+        api.create_job(json!({"model": "tts-1", "input": format!("Job {i}."), "voice": "fable"}))
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let up = monitoring::query(stack.prometheus.addr, r#"up{job=~"orator-.*"}"#).await;
+    assert_eq!(up.len(), 2);
+    for series in &up {
+        assert_eq!(series["value"][1], "1", "{series}");
+    }
+
+    let path = repo_root().join("monitoring/grafana/panel-queries.json");
+    let queries: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(queries.len() > 30, "only {} panel queries", queries.len());
+    let mut empty = Vec::new();
+    for q in &queries {
+        let expr = q["expr"].as_str().unwrap();
+        if monitoring::query(stack.prometheus.addr, expr).await.is_empty() {
+            empty.push(format!("{} / {}: {expr}", q["dashboard"], q["panel"]));
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "{} panel queries returned no data:\n{}",
+        empty.len(),
+        empty.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn drill_failing_worker_fires_worker_failure_rate_and_resolves() {
+    let env = TestEnv::new().await;
+    let api = env.api(&scenario::env(ADMIN)).await;
+    let worker = env.worker(&scenario::env(ADMIN)).await;
+    let stack = stack(&api, &worker).await;
+    wait_for_scrapes(&stack).await;
+    let admin = |m: Method, p: &str| api.http.request(m, api.url(p)).bearer_auth(ADMIN);
+
+    assert_eq!(
+        admin(Method::PUT, "/admin/faults")
+            .json(&json!({"worker_fail_ratio": 1.0}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for i in 0..10 {
+        api.create_job(json!({"model": "tts-1", "input": format!("Failing {i}."), "voice": "alloy"}))
+            .await;
+    }
+    webhook_saw(
+        &api,
+        &stack,
+        "OratorWorkerFailureRate",
+        "firing",
+        Duration::from_secs(60),
+    )
+    .await;
+
+    assert_eq!(
+        admin(Method::DELETE, "/admin/faults").send().await.unwrap().status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Healthy jobs dilute the failure ratio below the threshold.
+    for i in 0..200 {
+        api.create_job(
+            json!({"model": "tts-1", "input": format!("Fine {i}."), "voice": "alloy", "response_format": "pcm"}),
+        )
+        .await;
+    }
+    webhook_saw(
+        &api,
+        &stack,
+        "OratorWorkerFailureRate",
+        "resolved",
+        Duration::from_secs(90),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn drill_api_latency_fires_high_latency_p95_and_resolves() {
+    let env = TestEnv::new().await;
+    let api = env.api(&scenario::env(ADMIN)).await;
+    let worker = env.worker(&scenario::env(ADMIN)).await;
+    let stack = stack(&api, &worker).await;
+    wait_for_scrapes(&stack).await;
+    let admin = |m: Method, p: &str| api.http.request(m, api.url(p)).bearer_auth(ADMIN);
+
+    let slow = json!({"api_latency_ms": 1500, "api_latency_ratio": 1.0});
+    assert_eq!(
+        admin(Method::PUT, "/admin/faults")
+            .json(&slow)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for _ in 0..4 {
+        let calls = (0..5).map(|_| api.request(Method::GET, "/v1/models").send());
+        futures::future::join_all(calls).await;
+    }
+    webhook_saw(&api, &stack, "OratorHighLatencyP95", "firing", Duration::from_secs(60)).await;
+
+    assert_eq!(
+        admin(Method::DELETE, "/admin/faults").send().await.unwrap().status(),
+        200
+    );
+    for _ in 0..20 {
+        let calls = (0..40).map(|_| api.request(Method::GET, "/v1/models").send());
+        futures::future::join_all(calls).await;
+    }
+    webhook_saw(
+        &api,
+        &stack,
+        "OratorHighLatencyP95",
+        "resolved",
+        Duration::from_secs(90),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn drill_worker_down_fires_target_down_and_resolves() {
+    let env = TestEnv::new().await;
+    let api = env.api(&scenario::env(ADMIN)).await;
+    let port = free_port().to_string();
+    let worker_addr = format!("127.0.0.1:{port}");
+    let worker_env = [("ORATOR_HTTP_ADDR", worker_addr.as_str())];
+    let mut worker = env.worker(&worker_env).await;
+    let stack = stack(&api, &worker).await;
+    wait_for_scrapes(&stack).await;
+
+    worker.kill();
+    worker.wait(Duration::from_secs(10)).await;
+    webhook_saw(&api, &stack, "OratorTargetDown", "firing", Duration::from_secs(60)).await;
+
+    let _back = env.worker(&worker_env).await;
+    webhook_saw(&api, &stack, "OratorTargetDown", "resolved", Duration::from_secs(60)).await;
+}
