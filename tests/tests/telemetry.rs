@@ -119,7 +119,7 @@ fn docs_metrics_md_matches_the_catalogue() {
     }
 }
 
-fn find<'a>(spans: &'a [Span], what: impl Fn(&Span) -> bool) -> Option<&'a Span> {
+fn find(spans: &[Span], what: impl Fn(&Span) -> bool) -> Option<&Span> {
     spans.iter().find(|s| what(s))
 }
 
