@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: dependencies, formatting, lints, then every test against the real
-# PostgreSQL, Redis, RabbitMQ and espeak-ng.
+# The test command: dependencies, formatting, lints, the monitoring/deployment artifact
+# checks, then every test against the real PostgreSQL, Redis, RabbitMQ, Prometheus,
+# Alertmanager and espeak-ng. Arguments go to the test runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +10,19 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Static checks of the monitoring stack, the demo and the manifests (each installs its own
+# validators on first use).
+for check in prometheus alertmanager grafana compose k8s; do
+  echo "== scripts/check-$check.sh"
+  "scripts/check-$check.sh"
+done
+
 echo "== build binaries (the end-to-end tests run them)"
 cargo build --workspace --bins --locked
+echo "== benchmark smoke (the full run is scripts/bench.sh)"
+scripts/bench.sh --smoke --out "$(mktemp)"
+
 export ORATOR_TEST_PYTHON="$PWD/.venv/bin/python"
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

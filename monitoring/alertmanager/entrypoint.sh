@@ -103,7 +103,8 @@ if $render_only; then
 fi
 
 config=$ALERTMANAGER_RUNTIME_DIR/alertmanager.yml
-render >"$config.tmp" || { rm -f "$config.tmp"; die "could not render $ALERTMANAGER_TEMPLATE (see above)"; }
+# The rendered file may hold secrets (Slack URL, PagerDuty key, SMTP password): owner-only.
+(umask 077 && render >"$config.tmp") || { rm -f "$config.tmp"; die "could not render $ALERTMANAGER_TEMPLATE (see above)"; }
 mv "$config.tmp" "$config"
 
 [ -r "$ORATOR_WEBHOOK_TOKEN_FILE" ] \
