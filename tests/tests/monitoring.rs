@@ -77,6 +77,17 @@ async fn webhook_saw(api: &Api, stack: &Stack, alertname: &str, status: &str, ti
     }
 }
 
+/// An api and worker with admin endpoints, watched by a fresh Prometheus and Alertmanager.
+async fn watched(env: &TestEnv, worker_env: &[(&str, &str)]) -> (Api, Service, Stack) {
+    let api = env.api(&scenario::env(ADMIN)).await;
+    let mut vars = scenario::env(ADMIN);
+    vars.extend_from_slice(worker_env);
+    let worker = env.worker(&vars).await;
+    let stack = stack(&api, &worker).await;
+    wait_for_scrapes(&stack).await;
+    (api, worker, stack)
+}
+
 async fn wait_for_scrapes(stack: &Stack) {
     eventually("both Orator targets to be up", Duration::from_secs(20), || async {
         let up = monitoring::query(stack.prometheus.addr, r#"up{job=~"orator-.*"} == 1"#).await;
@@ -88,10 +99,7 @@ async fn wait_for_scrapes(stack: &Stack) {
 #[tokio::test]
 async fn targets_are_up_and_every_dashboard_query_has_data() {
     let env = TestEnv::new().await;
-    let api = env.api(&scenario::env(ADMIN)).await;
-    let worker = env.worker(&scenario::env(ADMIN)).await;
-    let stack = stack(&api, &worker).await;
-    wait_for_scrapes(&stack).await;
+    let (api, worker, stack) = watched(&env, &[]).await;
     scenario::run(&api, &worker, ADMIN).await;
     // Errors for the error panels: a statement that fails while PostgreSQL is cut, and a
     // cache lookup while Redis is.
@@ -145,10 +153,7 @@ async fn targets_are_up_and_every_dashboard_query_has_data() {
 #[tokio::test]
 async fn drill_failing_worker_fires_worker_failure_rate_and_resolves() {
     let env = TestEnv::new().await;
-    let api = env.api(&scenario::env(ADMIN)).await;
-    let worker = env.worker(&scenario::env(ADMIN)).await;
-    let stack = stack(&api, &worker).await;
-    wait_for_scrapes(&stack).await;
+    let (api, _worker, stack) = watched(&env, &[]).await;
     let admin = |m: Method, p: &str| api.http.request(m, api.url(p)).bearer_auth(ADMIN);
 
     assert_eq!(
@@ -199,10 +204,7 @@ async fn drill_failing_worker_fires_worker_failure_rate_and_resolves() {
 #[tokio::test]
 async fn drill_api_latency_fires_high_latency_p95_and_resolves() {
     let env = TestEnv::new().await;
-    let api = env.api(&scenario::env(ADMIN)).await;
-    let worker = env.worker(&scenario::env(ADMIN)).await;
-    let stack = stack(&api, &worker).await;
-    wait_for_scrapes(&stack).await;
+    let (api, _worker, stack) = watched(&env, &[]).await;
     let admin = |m: Method, p: &str| api.http.request(m, api.url(p)).bearer_auth(ADMIN);
 
     let slow = json!({"api_latency_ms": 1500, "api_latency_ratio": 1.0});
@@ -242,13 +244,10 @@ async fn drill_api_latency_fires_high_latency_p95_and_resolves() {
 #[tokio::test]
 async fn drill_worker_down_fires_target_down_and_resolves() {
     let env = TestEnv::new().await;
-    let api = env.api(&scenario::env(ADMIN)).await;
-    let port = free_port().to_string();
-    let worker_addr = format!("127.0.0.1:{port}");
+    // A fixed port, so the restarted worker is the same scrape target.
+    let worker_addr = format!("127.0.0.1:{}", free_port());
     let worker_env = [("ORATOR_HTTP_ADDR", worker_addr.as_str())];
-    let mut worker = env.worker(&worker_env).await;
-    let stack = stack(&api, &worker).await;
-    wait_for_scrapes(&stack).await;
+    let (api, mut worker, stack) = watched(&env, &worker_env).await;
 
     worker.kill();
     worker.wait(Duration::from_secs(10)).await;
