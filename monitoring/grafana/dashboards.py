@@ -1,0 +1,1432 @@
+#!/usr/bin/env python3
+"""Source of the Orator Grafana dashboards.
+
+The JSON files in dashboards/ are what Grafana loads; this file writes them. Writing the
+dashboards from code keeps the conventions uniform across ~150 panels: every Prometheus
+panel uses the `${datasource}` variable, every rate()/increase() uses `$__rate_interval`,
+every panel has a unit and a description, every dashboard links to the others.
+
+    python3 monitoring/grafana/dashboards.py          # rewrite dashboards/*.json
+    python3 monitoring/grafana/dashboards.py --check  # fail if the JSON is stale
+
+Edit the panels here, not in the JSON (scripts/check-grafana.sh fails when they differ).
+If you prefer to build a panel in the Grafana UI, export it and port it here.
+
+Standard library only, so it runs anywhere python3 does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+
+# Grafana 11.0's dashboard schema version. Newer Grafana releases migrate it on load; the
+# JSON is validated against the Dashboard schema of @grafana/schema (scripts/check-grafana.sh).
+SCHEMA_VERSION = 39
+
+# Every Prometheus query goes through this variable so that a dashboard works unchanged
+# against another Prometheus (a staging one, Thanos, Mimir...).
+PROM = {"type": "prometheus", "uid": "${datasource}"}
+JAEGER = {"type": "jaeger", "uid": "jaeger"}
+ELASTIC = {"type": "elasticsearch", "uid": "elasticsearch"}
+
+RI = "$__rate_interval"
+
+# The SLO window. SLO panels are the one place where a fixed range is right: the objective is
+# defined over 30 days whatever the dashboard's time range. Titles of those panels say "(30d)".
+SLO_WINDOW = "30d"
+
+# Colours Grafana knows by name.
+GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
+
+
+# --------------------------------------------------------------------------------------------
+# Panel builders
+# --------------------------------------------------------------------------------------------
+
+
+def prom(expr: str, legend: str = "__auto", instant: bool = False, table: bool = False) -> dict:
+    """A Prometheus query. refId is filled in by the panel."""
+    t = {
+        "datasource": PROM,
+        "editorMode": "code",
+        "expr": expr,
+        "legendFormat": legend,
+        "range": not instant,
+        "instant": instant,
+    }
+    if table:
+        t["format"] = "table"
+    return t
+
+
+def thresholds(*steps) -> dict:
+    """thresholds((GREEN, None), (RED, 0.9)) — the first step's value is -Infinity (null)."""
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
+
+
+def updown_mappings(up: str = "up", down: str = "down") -> list:
+    return [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": down, "color": RED, "index": 0},
+                "1": {"text": up, "color": GREEN, "index": 1},
+            },
+        }
+    ]
+
+
+def _panel(kind, title, description, unit, targets, w, h, datasource=PROM, **extra) -> dict:
+    defaults = {"unit": unit}
+    for key in ("min", "max", "decimals", "noValue", "mappings", "thresholds", "color", "custom"):
+        if key in extra:
+            defaults[key] = extra.pop(key)
+    p = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": datasource,
+        "fieldConfig": {"defaults": defaults, "overrides": extra.pop("overrides", [])},
+        "options": extra.pop("options", {}),
+        "targets": [],
+        "gridPos": {"h": h, "w": w, "x": 0, "y": 0},
+    }
+    for i, t in enumerate(targets):
+        t = dict(t)
+        t["refId"] = chr(ord("A") + i)
+        p["targets"].append(t)
+    if "transformations" in extra:
+        p["transformations"] = extra.pop("transformations")
+    assert not extra, f"unknown panel options {sorted(extra)}"
+    return p
+
+
+def timeseries(title, description, unit, targets, w=12, h=8, stack=False, bars=False, legend_calcs=("mean", "max"), **extra):
+    custom = {
+        "drawStyle": "bars" if bars else "line",
+        "lineWidth": 1,
+        "fillOpacity": 60 if bars else 10,
+        "showPoints": "never",
+        "spanNulls": False,
+        "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+    }
+    options = {
+        "legend": {"displayMode": "table", "placement": "bottom", "showLegend": True, "calcs": list(legend_calcs)},
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    extra.setdefault("min", 0)
+    return _panel("timeseries", title, description, unit, targets, w, h, custom=custom, options=options, **extra)
+
+
+def stat(title, description, unit, targets, w=6, h=4, color_mode="value", graph=True, **extra):
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "colorMode": color_mode,
+        "graphMode": "area" if graph else "none",
+        "justifyMode": "auto",
+        "orientation": "auto",
+        "textMode": "auto",
+        "wideLayout": True,
+        "showPercentChange": False,
+    }
+    extra.setdefault("thresholds", thresholds((GREEN, None)))
+    return _panel("stat", title, description, unit, targets, w, h, options=options, **extra)
+
+
+def gauge(title, description, unit, targets, w=6, h=5, **extra):
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "showThresholdLabels": False,
+        "showThresholdMarkers": True,
+        "orientation": "auto",
+    }
+    return _panel("gauge", title, description, unit, targets, w, h, options=options, **extra)
+
+
+def table(title, description, unit, targets, w=12, h=8, rename=None, **extra):
+    """An instant table: one row per series, the value in a column named by `rename`."""
+    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}}
+    transformations = [
+        {
+            "id": "organize",
+            "options": {"excludeByName": {"Time": True}, "renameByName": {"Value": rename or "Value"}},
+        }
+    ]
+    return _panel("table", title, description, unit, targets, w, h, options=options, transformations=transformations, **extra)
+
+
+def state_timeline(title, description, targets, w=12, h=8, up="up", down="down"):
+    options = {
+        "mergeValues": True,
+        "showValue": "never",
+        "alignValue": "left",
+        "rowHeight": 0.9,
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
+    return _panel(
+        "state-timeline", title, description, "none", targets, w, h,
+        options=options, mappings=updown_mappings(up, down),
+        thresholds=thresholds((RED, None), (GREEN, 1)),
+        custom={"fillOpacity": 70, "lineWidth": 0},
+    )
+
+
+def es_logs(title, description, query, w=24, h=10):
+    """Log lines from Elasticsearch (Lucene query), newest first, trace ids linked to Jaeger."""
+    target = {
+        "datasource": ELASTIC,
+        "query": query,
+        "metrics": [{"id": "1", "type": "logs", "settings": {"limit": "100"}}],
+        "bucketAggs": [],
+        "timeField": "@timestamp",
+    }
+    options = {
+        "showTime": True,
+        "showLabels": False,
+        "showCommonLabels": False,
+        "wrapLogMessage": True,
+        "prettifyLogMessage": False,
+        "enableLogDetails": True,
+        "dedupStrategy": "none",
+        "sortOrder": "Descending",
+    }
+    # Log lines carry no numbers: "none" keeps the every-panel-has-a-unit rule honest.
+    return _panel("logs", title, description, "none", [target], w, h, datasource=ELASTIC, options=options)
+
+
+def jaeger_search(title, description, service, tags="", min_duration="", w=24, h=8):
+    """A Jaeger trace search shown as a table; each trace id opens the trace view."""
+    target = {
+        "datasource": JAEGER,
+        "queryType": "search",
+        "service": service,
+        "tags": tags,
+        "minDuration": min_duration,
+        "limit": 20,
+    }
+    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}}
+    # Jaeger reports span durations in microseconds.
+    return _panel("table", title, description, "µs", [target], w, h, datasource=JAEGER, options=options)
+
+
+def alert_list(title, description, w=24, h=10):
+    """Grafana's alert list, showing the Prometheus-managed rules (read from Prometheus'
+    rules API through the datasource named "Prometheus")."""
+    options = {
+        "viewMode": "list",
+        "groupMode": "default",
+        "groupBy": [],
+        "maxItems": 50,
+        "sortOrder": 1,
+        "dashboardAlerts": False,
+        "alertName": "",
+        "alertInstanceLabelFilter": "",
+        "datasource": "Prometheus",
+        "stateFilter": {"firing": True, "pending": True, "noData": False, "normal": False, "error": True},
+        "showInstances": True,
+    }
+    return _panel("alertlist", title, description, "none", [], w, h, options=options)
+
+
+def row(title: str) -> dict:
+    return {"type": "row", "title": title, "collapsed": False, "panels": []}
+
+
+# --------------------------------------------------------------------------------------------
+# Dashboard assembly
+# --------------------------------------------------------------------------------------------
+
+
+def layout(items: list) -> list:
+    """Place panels left to right, 24 columns wide, wrapping lines; rows start a new line."""
+    x = y = line_h = 0
+    pid = 1
+    out = []
+    for item in items:
+        if item["type"] == "row":
+            if x:
+                y += line_h
+            item["gridPos"] = {"h": 1, "w": 24, "x": 0, "y": y}
+            item["id"] = pid
+            y += 1
+            x = line_h = 0
+        else:
+            w, h = item["gridPos"]["w"], item["gridPos"]["h"]
+            if x + w > 24:
+                y += line_h
+                x = line_h = 0
+            item["gridPos"] = {"h": h, "w": w, "x": x, "y": y}
+            item["id"] = pid
+            x += w
+            line_h = max(line_h, h)
+        pid += 1
+        out.append(_ordered(item))
+    return out
+
+
+def _ordered(panel: dict) -> dict:
+    """Key order as Grafana exports it, so diffs against an export stay readable."""
+    order = ["type", "title", "description", "id", "gridPos", "datasource", "collapsed", "panels", "fieldConfig", "options", "targets", "transformations"]
+    return {k: panel[k] for k in order if k in panel}
+
+
+def dashboard(uid: str, title: str, description: str, items: list) -> dict:
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["orator"],
+        "editable": True,
+        "graphTooltip": 1,
+        "timezone": "browser",
+        "time": {"from": "now-1h", "to": "now"},
+        "refresh": "30s",
+        "schemaVersion": SCHEMA_VERSION,
+        "version": 1,
+        "fiscalYearStartMonth": 0,
+        "liveNow": False,
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                }
+            ]
+        },
+        "links": [
+            {
+                "title": "Orator dashboards",
+                "type": "dashboards",
+                "tags": ["orator"],
+                "asDropdown": True,
+                "includeVars": True,
+                "keepTime": True,
+                "targetBlank": False,
+                "icon": "external link",
+                "tooltip": "The other Orator dashboards, same time range and datasource",
+            }
+        ],
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "label": "Prometheus",
+                    "description": "Prometheus to query; every Prometheus panel of this dashboard uses it.",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "current": {"text": "Prometheus", "value": "prometheus"},
+                    "hide": 0,
+                    "refresh": 1,
+                    "regex": "",
+                    "includeAll": False,
+                    "multi": False,
+                    "options": [],
+                    "skipUrlSync": False,
+                }
+            ]
+        },
+        "panels": layout(items),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Shared query fragments
+# --------------------------------------------------------------------------------------------
+
+HTTP = "http_server_request_duration_seconds"
+
+
+def quantile(q: float, metric: str, by: str = "", selector: str = "") -> str:
+    """histogram_quantile over a classic histogram, aggregated across instances."""
+    by_clause = f"le, {by}" if by else "le"
+    return f"histogram_quantile({q}, sum by ({by_clause}) (rate({metric}_bucket{selector}[{RI}])))"
+
+
+def ratio_or_zero(num_selector: str, den_selector: str, metric: str, by: str) -> str:
+    """num/den per `by` group, 0 (not "no data") for groups where the numerator series does not
+    exist yet: error counters with labels appear only after the first error."""
+    num = f"sum by ({by}) (rate({metric}{num_selector}[{RI}]))"
+    den = f"sum by ({by}) (rate({metric}{den_selector}[{RI}]))"
+    return f"({num} or {den} * 0) / {den}"
+
+
+# The four SLOs (docs: the shared brief; alerts: monitoring/prometheus). `good` and `total`
+# take the function (increase over the SLO window, or rate over $__rate_interval) and window.
+SLOS = [
+    {
+        "name": "API availability",
+        "objective": 0.995,
+        "explain": "share of API requests (every route except \"unmatched\") answered without a 5xx",
+        "good": 'sum({fn}(http_server_request_duration_seconds_count{{http_route!="unmatched",http_response_status_code!~"5.."}}[{w}]))',
+        "total": 'sum({fn}(http_server_request_duration_seconds_count{{http_route!="unmatched"}}[{w}]))',
+    },
+    {
+        "name": "API latency",
+        "objective": 0.99,
+        "explain": "share of successful (non-5xx) POST /v1/audio/speech requests served within 1 s",
+        "good": 'sum({fn}(http_server_request_duration_seconds_bucket{{http_route="/v1/audio/speech",http_response_status_code!~"5..",le="1"}}[{w}]))',
+        "total": 'sum({fn}(http_server_request_duration_seconds_count{{http_route="/v1/audio/speech",http_response_status_code!~"5.."}}[{w}]))',
+    },
+    {
+        "name": "Job success",
+        "objective": 0.99,
+        "explain": "share of finished jobs that succeeded: succeeded / (succeeded + failed)",
+        "good": 'sum({fn}(orator_jobs_processed_total{{outcome="succeeded"}}[{w}]))',
+        "total": 'sum({fn}(orator_jobs_processed_total{{outcome=~"succeeded|failed"}}[{w}]))',
+    },
+    {
+        "name": "Job latency",
+        "objective": 0.99,
+        "explain": "share of jobs that went from creation to success within 10 s",
+        "good": 'sum({fn}(orator_job_duration_seconds_bucket{{le="10"}}[{w}]))',
+        "total": "sum({fn}(orator_job_duration_seconds_count[{w}]))",
+    },
+]
+
+
+def slo_panels() -> list:
+    panels = []
+    for slo in SLOS:
+        name, obj = slo["name"], slo["objective"]
+        good30 = slo["good"].format(fn="increase", w=SLO_WINDOW)
+        total30 = slo["total"].format(fn="increase", w=SLO_WINDOW)
+        sli30 = f"{good30} / {total30}"
+        good_now = slo["good"].format(fn="rate", w=RI)
+        total_now = slo["total"].format(fn="rate", w=RI)
+        budget = 1 - obj
+        panels.append(stat(
+            f"{name}: SLI and objective (30d)",
+            f"SLI = {slo['explain']}, over the last 30 days (not the dashboard's time range). "
+            f"Objective {obj:.1%}. Red when the SLI is below the objective.",
+            "percentunit",
+            # Instant queries: a 30-day increase() at every step of a range query is costly.
+            [prom(sli30, "SLI (30d)", instant=True), prom(f"vector({obj})", "Objective", instant=True)],
+            w=6, h=5, decimals=3, graph=False,
+            thresholds=thresholds((RED, None), (GREEN, obj)),
+        ))
+        panels.append(stat(
+            f"{name}: error budget left (30d)",
+            f"Share of the 30-day error budget ({budget:.1%} of events may be bad) still unspent: "
+            f"1 - (1 - SLI) / (1 - {obj}). 100% = no bad events, 0% = budget spent, negative = SLO broken.",
+            "percentunit",
+            [prom(f"1 - (1 - ({sli30})) / (1 - {obj})", "Budget left", instant=True)],
+            w=6, h=5, decimals=1, graph=False, color_mode="background",
+            thresholds=thresholds((RED, None), (ORANGE, 0), (GREEN, 0.25)),
+        ))
+        panels.append(timeseries(
+            f"{name}: error budget burn rate",
+            f"How fast the budget burns right now: (1 - SLI over $__rate_interval) / (1 - {obj}). "
+            "1 spends exactly the budget in 30 days; the page alerts fire at 14.4 (1h and 5m windows) "
+            "and 6 (6h and 30m), the tickets at 3 and 1 (longer windows).",
+            "none",
+            [prom(f"(1 - ({good_now} / {total_now})) / (1 - {obj})", "burn rate")],
+            w=12, h=5, legend_calcs=("mean", "max"),
+            thresholds=thresholds((GREEN, None), (ORANGE, 1), (RED, 14.4)),
+        ))
+    return panels
+
+
+# --------------------------------------------------------------------------------------------
+# Dashboards
+# --------------------------------------------------------------------------------------------
+
+
+def overview() -> dict:
+    items = [row("Service level objectives (30 days)")] + slo_panels()
+    items += [
+        row("Traffic, errors and duration per route (RED)"),
+        timeseries(
+            "Request rate by route",
+            "HTTP requests per second handled by the api, by method and route template "
+            "(\"unmatched\" = no route matched). Source: http_server_request_duration_seconds_count.",
+            "reqps",
+            [prom(f"sum by (http_request_method, http_route) (rate({HTTP}_count[{RI}]))", "{{http_request_method}} {{http_route}}")],
+        ),
+        timeseries(
+            "Responses by status code",
+            "HTTP responses per second by status code: 4xx are client errors (auth, validation, "
+            "rate limits), 5xx are server errors and count against the availability SLO.",
+            "reqps",
+            [prom(f"sum by (http_response_status_code) (rate({HTTP}_count[{RI}]))", "{{http_response_status_code}}")],
+            stack=True,
+        ),
+        timeseries(
+            "5xx error ratio by route",
+            "Share of requests to each route answered with a 5xx. Routes without any 5xx yet show 0.",
+            "percentunit",
+            [prom(ratio_or_zero('{http_response_status_code=~"5.."}', "", f"{HTTP}_count", "http_route"), "{{http_route}}")],
+            thresholds=thresholds((GREEN, None), (RED, 0.005)),
+        ),
+        timeseries(
+            "Requests in progress by route",
+            "HTTP requests being served right now, summed over api instances.",
+            "short",
+            [prom("sum by (http_route) (http_server_active_requests)", "{{http_route}}")],
+        ),
+        timeseries(
+            "p50 duration by route",
+            "Median HTTP request duration per route (histogram_quantile over all api instances).",
+            "s",
+            [prom(quantile(0.5, HTTP, "http_route"), "{{http_route}}")],
+            w=8,
+        ),
+        timeseries(
+            "p95 duration by route",
+            "95th percentile HTTP request duration per route. The OratorHighLatencyP95 alert watches this.",
+            "s",
+            [prom(quantile(0.95, HTTP, "http_route"), "{{http_route}}")],
+            w=8,
+        ),
+        timeseries(
+            "p99 duration by route",
+            "99th percentile HTTP request duration per route. Buckets end at 30 s: values there mean \"30 s or more\".",
+            "s",
+            [prom(quantile(0.99, HTTP, "http_route"), "{{http_route}}")],
+            w=8,
+        ),
+        timeseries(
+            "p95 response body size by route",
+            "95th percentile of response body sizes (audio for the speech routes).",
+            "bytes",
+            [prom(quantile(0.95, "http_server_response_body_size_bytes", "http_route"), "{{http_route}}")],
+        ),
+        timeseries(
+            "p95 request body size by route",
+            "95th percentile of request body sizes, from Content-Length.",
+            "bytes",
+            [prom(quantile(0.95, "http_server_request_body_size_bytes", "http_route"), "{{http_route}}")],
+        ),
+        row("Service health"),
+        state_timeline(
+            "Orator targets up",
+            "1 when Prometheus scraped the target at the last attempt (jobs orator-api and orator-worker). "
+            "OratorTargetDown fires when one stays down.",
+            [prom('up{job=~"orator-api|orator-worker"}', "{{job}} {{instance}}")],
+        ),
+        state_timeline(
+            "Dependency health checks",
+            "Worst result of each dependency check (PostgreSQL, Redis, RabbitMQ) across api and "
+            "worker instances: 1 passed, 0 failed. Updated whenever /health or /health/ready runs.",
+            [prom("min by (check) (health_check_status)", "{{check}}")],
+            up="pass", down="fail",
+        ),
+        timeseries(
+            "Health check p95 latency",
+            "95th percentile latency of the dependency checks behind /health/ready.",
+            "s",
+            [prom(quantile(0.95, "health_check_duration_seconds", "check"), "{{check}}")],
+            w=8,
+        ),
+        timeseries(
+            "Spans exported and export failures",
+            "Spans delivered to the OTLP endpoint (Jaeger) and failed export batches, per second. "
+            "Failures mean traces are being lost; the service keeps running (OratorTraceExportFailing).",
+            "ops",
+            [
+                prom(f"sum by (job) (rate(otel_exported_spans_total[{RI}]))", "{{job}} spans"),
+                prom(f"sum by (job) (rate(otel_export_failures_total[{RI}]))", "{{job}} failed batches"),
+            ],
+            w=8,
+        ),
+        table(
+            "Running builds",
+            "Which version and git revision each instance runs (orator_build_info); the value is the number of instances.",
+            "short",
+            [prom("count by (job, version, revision) (orator_build_info)", instant=True, table=True)],
+            w=8, rename="Instances",
+        ),
+        row("Logs and traces"),
+        es_logs(
+            "Errors and warnings (logs)",
+            "Orator log lines at WARN or ERROR from Elasticsearch (index orator-logs-*), newest first. "
+            "Open a line's details: its trace_id links to the trace in Jaeger.",
+            'level:(ERROR OR WARN)',
+        ),
+        jaeger_search(
+            "Recent failed requests (traces)",
+            "Traces of the api with an error span (tag error=true) in the time range, from Jaeger. "
+            "Click a trace id to open it; a span's \"Logs for this span\" shows its log lines.",
+            "orator-api", tags="error=true",
+        ),
+        jaeger_search(
+            "Recent slow requests (traces)",
+            "Traces of the api that took 1 s or longer (the latency SLO threshold), from Jaeger.",
+            "orator-api", min_duration="1s",
+        ),
+    ]
+    return dashboard(
+        "orator-overview",
+        "Orator / Service overview",
+        "SLOs, per-route traffic, errors and latency (RED) of the Orator API, service health, logs and traces.",
+        items,
+    )
+
+
+def speech() -> dict:
+    sp = "orator_speech_requests_total"
+    items = [
+        row("Speech requests"),
+        stat(
+            "Speech requests",
+            "Valid speech requests per second, all voices, formats and modes.",
+            "reqps",
+            [prom(f"sum(rate({sp}[{RI}]))", "requests/s")],
+        ),
+        stat(
+            "Speech failure ratio",
+            "Share of speech requests that failed or timed out (sync outcomes failed and timeout).",
+            "percentunit",
+            [prom(f'(sum(rate({sp}{{outcome=~"failed|timeout"}}[{RI}])) or vector(0)) / sum(rate({sp}[{RI}]))', "failed")],
+            thresholds=thresholds((GREEN, None), (ORANGE, 0.01), (RED, 0.05)),
+        ),
+        stat(
+            "Characters synthesised",
+            "Characters of text synthesised per second by the workers.",
+            "suffix: chars/s",
+            [prom(f"sum(rate(orator_characters_synthesized_total[{RI}]))", "characters/s")],
+        ),
+        stat(
+            "Audio produced",
+            "Seconds of audio produced per second of wall-clock time (rate of orator_audio_duration_seconds_sum).",
+            "suffix: s/s",
+            [prom(f"sum(rate(orator_audio_duration_seconds_sum[{RI}]))", "audio s/s")],
+        ),
+        timeseries(
+            "Requests by mode and outcome",
+            "Speech requests per second by mode (sync waits for the audio, async answers 202 with a job) "
+            "and outcome: succeeded, failed, timeout (sync); accepted, replayed (async, idempotent replay).",
+            "reqps",
+            [prom(f"sum by (mode, outcome) (rate({sp}[{RI}]))", "{{mode}} {{outcome}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Requests by voice",
+            "Speech requests per second by voice (the OpenAI voice name when one was asked for, else the engine voice).",
+            "reqps",
+            [prom(f"sum by (voice) (rate({sp}[{RI}]))", "{{voice}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Requests by format",
+            "Speech requests per second by audio format (mp3, opus, flac, wav, pcm).",
+            "reqps",
+            [prom(f"sum by (format) (rate({sp}[{RI}]))", "{{format}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Sync speech p95 latency",
+            "95th percentile duration of POST /v1/audio/speech, by status code. The latency SLO counts "
+            "non-5xx requests within 1 s.",
+            "s",
+            [prom(quantile(0.95, HTTP, "http_response_status_code", '{http_route="/v1/audio/speech"}'), "{{http_response_status_code}}")],
+            thresholds=thresholds((GREEN, None), (RED, 1)),
+        ),
+        row("Output"),
+        timeseries(
+            "Characters synthesised by engine",
+            "Characters of input text synthesised per second, by engine.",
+            "suffix: chars/s",
+            [prom(f"sum by (engine) (rate(orator_characters_synthesized_total[{RI}]))", "{{engine}}")],
+            w=8,
+        ),
+        timeseries(
+            "Audio produced by format",
+            "Seconds of audio produced per second, by output format (rate of orator_audio_duration_seconds_sum).",
+            "suffix: s/s",
+            [prom(f"sum by (format) (rate(orator_audio_duration_seconds_sum[{RI}]))", "{{format}}")],
+            w=8, stack=True,
+        ),
+        timeseries(
+            "Clip length p50 / p95",
+            "Length of the clips produced (orator_audio_duration_seconds), median and 95th percentile.",
+            "s",
+            [
+                prom(quantile(0.5, "orator_audio_duration_seconds"), "p50"),
+                prom(quantile(0.95, "orator_audio_duration_seconds"), "p95"),
+            ],
+            w=8,
+        ),
+        row("Jobs and refusals"),
+        timeseries(
+            "Jobs by status",
+            "Jobs in PostgreSQL by status (orator_jobs, refreshed by each api instance; max() because every "
+            "instance reports the same table).",
+            "short",
+            [prom("max by (status) (orator_jobs)", "{{status}}")],
+            w=8,
+        ),
+        timeseries(
+            "Rate-limited requests",
+            "Requests refused with 429 Too Many Requests per second.",
+            "reqps",
+            [prom(f"sum(rate(orator_rate_limited_requests_total[{RI}]))", "429")],
+            w=8,
+        ),
+        timeseries(
+            "Authentication failures",
+            "Requests refused with 401 per second: missing = no bearer token, invalid = unknown or revoked key.",
+            "reqps",
+            [prom(f"sum by (reason) (rate(orator_auth_failures_total[{RI}]))", "{{reason}}")],
+            w=8,
+        ),
+    ]
+    return dashboard(
+        "orator-speech",
+        "Orator / Speech",
+        "Business view of Orator: speech requests by voice, format, mode and outcome, characters and audio produced, jobs, refusals.",
+        items,
+    )
+
+
+def queue() -> dict:
+    q = "orator_queue_messages"
+    items = [
+        row("Queues (reported by the workers)"),
+        stat(
+            "Ready in tts.jobs",
+            "Messages waiting in the work queue (orator_queue_messages, polled by the workers; max() "
+            "because every worker replica reports the same queue).",
+            "short",
+            [prom(f'max({q}{{queue=~".*tts.jobs"}})', "tts.jobs")],
+            w=4, thresholds=thresholds((GREEN, None), (ORANGE, 100), (RED, 1000)),
+        ),
+        stat(
+            "Ready in tts.jobs.retry",
+            "Messages waiting out their retry delay in tts.jobs.retry.",
+            "short",
+            [prom(f'max({q}{{queue=~".*tts.jobs.retry"}})', "tts.jobs.retry")],
+            w=4, thresholds=thresholds((GREEN, None), (ORANGE, 10)),
+        ),
+        stat(
+            "Ready in tts.jobs.dead",
+            "Messages dead-lettered into tts.jobs.dead (exhausted retries or unreadable). They stay until someone looks.",
+            "short",
+            [prom(f'max({q}{{queue=~".*tts.jobs.dead"}})', "tts.jobs.dead")],
+            w=4, thresholds=thresholds((GREEN, None), (RED, 1)),
+        ),
+        stat(
+            "Consumers on tts.jobs",
+            "Consumers attached to the work queue. 0 means nobody processes jobs (OratorNoConsumers).",
+            "short",
+            [prom('max(orator_queue_consumers{queue=~".*tts.jobs"})', "consumers")],
+            w=4, thresholds=thresholds((RED, None), (GREEN, 1)),
+        ),
+        stat(
+            "Outbox pending",
+            "Jobs written to PostgreSQL whose message is not yet published to RabbitMQ (max over api instances).",
+            "short",
+            [prom("max(orator_outbox_pending_messages)", "pending")],
+            w=4, thresholds=thresholds((GREEN, None), (ORANGE, 10), (RED, 100)),
+        ),
+        stat(
+            "Outbox oldest age",
+            "Age of the oldest unpublished outbox row; grows while RabbitMQ is unreachable (OratorOutboxLag).",
+            "s",
+            [prom("max(orator_outbox_oldest_age_seconds)", "age")],
+            w=4, thresholds=thresholds((GREEN, None), (ORANGE, 30), (RED, 120)),
+        ),
+        timeseries(
+            "Queue depth",
+            "Messages ready in each queue (max over worker replicas, which all report the same value).",
+            "short",
+            [prom(f"max by (queue) ({q})", "{{queue}}")],
+        ),
+        timeseries(
+            "Consumers per queue",
+            "Consumers attached to each queue (max over worker replicas).",
+            "short",
+            [prom("max by (queue) (orator_queue_consumers)", "{{queue}}")],
+        ),
+        timeseries(
+            "Outbox pending and oldest age",
+            "Outbox rows waiting for the relay (left axis) and the age of the oldest (right axis).",
+            "short",
+            [
+                prom("max(orator_outbox_pending_messages)", "pending rows"),
+                prom("max(orator_outbox_oldest_age_seconds)", "oldest age"),
+            ],
+            overrides=[{
+                "matcher": {"id": "byName", "options": "oldest age"},
+                "properties": [{"id": "unit", "value": "s"}, {"id": "custom.axisPlacement", "value": "right"}],
+            }],
+        ),
+        timeseries(
+            "Worker replicas up",
+            "Worker instances Prometheus scraped successfully.",
+            "short",
+            [prom('sum(up{job="orator-worker"})', "workers up")],
+        ),
+        row("Publishing and consuming"),
+        timeseries(
+            "Publish results",
+            "Messages published per second by destination (exchange tts, queues tts.jobs.retry and tts.jobs.dead) "
+            "and broker answer: confirmed, returned (unroutable) or failed.",
+            "mps",
+            [prom(f"sum by (messaging_destination_name, result) (rate(messaging_client_sent_messages_total[{RI}]))", "{{messaging_destination_name}} {{result}}")],
+        ),
+        timeseries(
+            "Publish p95 duration",
+            "95th percentile time to hand a message to the broker and get its confirm, by destination.",
+            "s",
+            [prom(quantile(0.95, "messaging_client_operation_duration_seconds", "messaging_destination_name"), "{{messaging_destination_name}}")],
+        ),
+        timeseries(
+            "Messages consumed",
+            "Deliveries the workers received per second.",
+            "mps",
+            [prom(f"sum by (messaging_destination_name) (rate(messaging_client_consumed_messages_total[{RI}]))", "{{messaging_destination_name}}")],
+            w=8,
+        ),
+        timeseries(
+            "Settled dispositions",
+            "How the workers settled deliveries: ack (done, or retry scheduled), reject (dead-letters an "
+            "unreadable message), requeue (a dependency failed).",
+            "mps",
+            [prom(f"sum by (disposition) (rate(orator_messages_settled_total[{RI}]))", "{{disposition}}")],
+            w=8, stack=True,
+        ),
+        timeseries(
+            "Dead-lettered",
+            "Messages sent to tts.jobs.dead per second: exhausted (out of retries) or unreadable.",
+            "mps",
+            [prom(f"sum by (reason) (rate(orator_messages_dead_lettered_total[{RI}]))", "{{reason}}")],
+            w=8,
+        ),
+        timeseries(
+            "Processing duration p50 / p95 / p99",
+            "Time a worker spends on one delivery, from receipt to settlement decision (messaging_process_duration_seconds).",
+            "s",
+            [
+                prom(quantile(0.5, "messaging_process_duration_seconds"), "p50"),
+                prom(quantile(0.95, "messaging_process_duration_seconds"), "p95"),
+                prom(quantile(0.99, "messaging_process_duration_seconds"), "p99"),
+            ],
+        ),
+        timeseries(
+            "Time in queue p50 / p95 / p99",
+            "Time from publish (x-published-at-ms header) to delivery to a worker. Grows when workers fall behind.",
+            "s",
+            [
+                prom(quantile(0.5, "orator_message_queue_time_seconds"), "p50"),
+                prom(quantile(0.95, "orator_message_queue_time_seconds"), "p95"),
+                prom(quantile(0.99, "orator_message_queue_time_seconds"), "p99"),
+            ],
+        ),
+        row("Jobs"),
+        timeseries(
+            "Job outcomes",
+            "Deliveries the workers handled per second by outcome: succeeded, retried, failed (out of retries), "
+            "skipped (already ended, e.g. a redelivery or a canceled job).",
+            "suffix: jobs/s",
+            [prom(f"sum by (outcome) (rate(orator_jobs_processed_total[{RI}]))", "{{outcome}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Job failure ratio",
+            "failed / (succeeded + failed) — the complement of the job success SLI (objective 99 %).",
+            "percentunit",
+            [prom(
+                f'(sum(rate(orator_jobs_processed_total{{outcome="failed"}}[{RI}])) or vector(0)) '
+                f'/ sum(rate(orator_jobs_processed_total{{outcome=~"succeeded|failed"}}[{RI}]))',
+                "failed",
+            )],
+            thresholds=thresholds((GREEN, None), (RED, 0.01)),
+        ),
+        timeseries(
+            "Job end-to-end latency p50 / p95 / p99",
+            "Job creation to success (orator_job_duration_seconds), by mode. The job latency SLO counts jobs within 10 s.",
+            "s",
+            [
+                prom(quantile(0.5, "orator_job_duration_seconds", "mode"), "p50 {{mode}}"),
+                prom(quantile(0.95, "orator_job_duration_seconds", "mode"), "p95 {{mode}}"),
+                prom(quantile(0.99, "orator_job_duration_seconds", "mode"), "p99 {{mode}}"),
+            ],
+            w=24, thresholds=thresholds((GREEN, None), (RED, 10)),
+        ),
+        row("Broker (RabbitMQ exporter)"),
+        timeseries(
+            "Ready messages (broker)",
+            "Messages ready per queue as RabbitMQ itself reports them (rabbitmq_prometheus, per-object endpoint). "
+            "Should match the worker-reported depth above.",
+            "short",
+            [prom("sum by (queue) (rabbitmq_queue_messages_ready)", "{{queue}}")],
+            w=8,
+        ),
+        timeseries(
+            "Consumers (broker)",
+            "Consumers per queue as RabbitMQ reports them.",
+            "short",
+            [prom("sum by (queue) (rabbitmq_queue_consumers)", "{{queue}}")],
+            w=8,
+        ),
+        state_timeline(
+            "Resource alarms (broker)",
+            "RabbitMQ memory and disk alarms: when one is raised the broker blocks publishers (RabbitMQResourceAlarm).",
+            [
+                prom("max(rabbitmq_alarms_memory_used_watermark)", "memory alarm"),
+                prom("max(rabbitmq_alarms_free_disk_space_watermark)", "disk alarm"),
+            ],
+            w=8, up="raised", down="ok",
+        ),
+    ]
+    return dashboard(
+        "orator-queue",
+        "Orator / Queue and worker",
+        "RabbitMQ queues as the workers see them, publishing, consuming, settlement, dead letters, the outbox and job outcomes and latency.",
+        items,
+    )
+
+
+def data_stores() -> dict:
+    db = "db_client_operation_duration_seconds"
+    items = [
+        row("PostgreSQL (Orator's client side)"),
+        timeseries(
+            "Query p95 by operation and table",
+            "95th percentile duration of database statements by operation (SELECT, INSERT, UPDATE, NOTIFY) "
+            "and table, api and workers together.",
+            "s",
+            [prom(quantile(0.95, db, "db_operation_name, db_collection_name"), "{{db_operation_name}} {{db_collection_name}}")],
+        ),
+        timeseries(
+            "Queries by operation and table",
+            "Database statements per second by operation and table.",
+            "ops",
+            [prom(f"sum by (db_operation_name, db_collection_name) (rate({db}_count[{RI}]))", "{{db_operation_name}} {{db_collection_name}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Query error ratio",
+            "Share of database statements that failed (series with error_type=\"error\"), per service.",
+            "percentunit",
+            [prom(ratio_or_zero('{error_type="error"}', "", f"{db}_count", "job"), "{{job}}")],
+            w=8, thresholds=thresholds((GREEN, None), (RED, 0.01)),
+        ),
+        timeseries(
+            "Pool connections",
+            "Pooled connections by state per service, and the largest size the pools may grow to.",
+            "short",
+            [
+                prom("sum by (job, state) (db_client_connection_count)", "{{job}} {{state}}"),
+                prom("sum by (job) (db_client_connection_max)", "{{job}} max"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Pool utilisation (busiest instance)",
+            "Used / max connections of the busiest pool per service. Near 100 % requests queue for a "
+            "connection (OratorDbPoolSaturation).",
+            "percentunit",
+            [prom(
+                'max by (job) (sum by (job, instance) (db_client_connection_count{state="used"}) '
+                "/ sum by (job, instance) (db_client_connection_max))",
+                "{{job}}",
+            )],
+            w=8, max=1, thresholds=thresholds((GREEN, None), (ORANGE, 0.8), (RED, 0.9)),
+        ),
+        timeseries(
+            "Connection wait p95",
+            "95th percentile time to get a pooled connection (for transactions, including BEGIN), per service.",
+            "s",
+            [prom(quantile(0.95, "db_client_connection_wait_time_seconds", "job"), "{{job}}")],
+        ),
+        row("PostgreSQL (postgres-exporter)"),
+        stat(
+            "PostgreSQL up",
+            "1 when postgres-exporter could connect to PostgreSQL at its last scrape.",
+            "none",
+            [prom("min(pg_up)", "pg_up")],
+            w=4, graph=False, color_mode="background", mappings=updown_mappings(),
+            thresholds=thresholds((RED, None), (GREEN, 1)),
+        ),
+        stat(
+            "Connections / max_connections",
+            "Backends connected to all databases over PostgreSQL's max_connections.",
+            "percentunit",
+            [prom("sum(pg_stat_database_numbackends) / max(pg_settings_max_connections)", "used")],
+            w=4, thresholds=thresholds((GREEN, None), (ORANGE, 0.8), (RED, 0.9)),
+        ),
+        timeseries(
+            "Backends by database",
+            "Connections per database (pg_stat_database_numbackends).",
+            "short",
+            [prom('sum by (datname) (pg_stat_database_numbackends{datname!~"template.*|"})', "{{datname}}")],
+            w=8,
+        ),
+        timeseries(
+            "Transactions",
+            "Commits and rollbacks per second, all databases.",
+            "ops",
+            [
+                prom(f"sum(rate(pg_stat_database_xact_commit[{RI}]))", "commits"),
+                prom(f"sum(rate(pg_stat_database_xact_rollback[{RI}]))", "rollbacks"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Buffer cache hit ratio",
+            "Share of block reads served from PostgreSQL's shared buffers.",
+            "percentunit",
+            [prom(
+                f"sum(rate(pg_stat_database_blks_hit[{RI}])) / "
+                f"(sum(rate(pg_stat_database_blks_hit[{RI}])) + sum(rate(pg_stat_database_blks_read[{RI}])))",
+                "hit ratio",
+            )],
+            w=8, max=1,
+        ),
+        timeseries(
+            "Deadlocks",
+            "Deadlocks detected per second, all databases.",
+            "ops",
+            [prom(f"sum(rate(pg_stat_database_deadlocks[{RI}]))", "deadlocks")],
+            w=8,
+        ),
+        timeseries(
+            "Database size",
+            "On-disk size of each database.",
+            "bytes",
+            [prom('sum by (datname) (pg_database_size_bytes{datname!~"template.*"})', "{{datname}}")],
+            w=8,
+        ),
+        row("Redis cache (Orator's client side)"),
+        stat(
+            "Cache hit ratio",
+            "hit / (hit + miss) of audio cache reads. 0 (not \"no data\") until the first hit.",
+            "percentunit",
+            [prom(
+                f'sum(rate(cache_operations_total{{operation="get",result="hit"}}[{RI}]) '
+                f'or rate(cache_operations_total{{operation="get"}}[{RI}]) * 0) '
+                f'/ sum(rate(cache_operations_total{{operation="get",result=~"hit|miss"}}[{RI}]))',
+                "hit ratio",
+            )],
+            w=4, decimals=1, thresholds=thresholds((ORANGE, None), (GREEN, 0.2)),
+        ),
+        timeseries(
+            "Cache operations by result",
+            "Audio cache operations per second: get (hit, miss, error) and set (ok, error).",
+            "ops",
+            [prom(f"sum by (operation, result) (rate(cache_operations_total[{RI}]))", "{{operation}} {{result}}")],
+            w=10, stack=True,
+        ),
+        timeseries(
+            "Cache latency p95 by operation",
+            "95th percentile Redis call latency, errors and timeouts included, by operation "
+            "(get, set, ping, ratelimit).",
+            "s",
+            [prom(quantile(0.95, "cache_operation_duration_seconds", "operation"), "{{operation}}")],
+            w=10,
+        ),
+        timeseries(
+            "Cache bytes",
+            "Bytes read from the cache (hits) and written to it, per second.",
+            "Bps",
+            [prom(f"sum by (operation) (rate(cache_bytes_total[{RI}]))", "{{operation}}")],
+            w=8,
+        ),
+        row("Redis (redis-exporter)"),
+        stat(
+            "Redis up",
+            "1 when redis-exporter could reach Redis at its last scrape (OratorRedisDown).",
+            "none",
+            [prom("min(redis_up)", "redis_up")],
+            w=4, graph=False, color_mode="background", mappings=updown_mappings(),
+            thresholds=thresholds((RED, None), (GREEN, 1)),
+        ),
+        stat(
+            "Redis clients",
+            "Client connections to Redis.",
+            "short",
+            [prom("sum(redis_connected_clients)", "clients")],
+            w=4,
+        ),
+        timeseries(
+            "Redis memory",
+            "Memory Redis uses, and its maxmemory limit (0 = no limit).",
+            "bytes",
+            [
+                prom("sum(redis_memory_used_bytes)", "used"),
+                prom("sum(redis_memory_max_bytes)", "maxmemory"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Redis commands and evictions",
+            "Commands processed and keys evicted per second (evictions mean cached audio is being dropped).",
+            "ops",
+            [
+                prom(f"sum(rate(redis_commands_processed_total[{RI}]))", "commands"),
+                prom(f"sum(rate(redis_evicted_keys_total[{RI}]))", "evictions"),
+            ],
+            w=8,
+        ),
+    ]
+    return dashboard(
+        "orator-data",
+        "Orator / Database and cache",
+        "PostgreSQL and Redis from Orator's side (statement latency, errors, pool, cache hits) and from their exporters.",
+        items,
+    )
+
+
+def inference() -> dict:
+    inf = "orator_inference_duration_seconds"
+    items = [
+        row("Engine"),
+        stat(
+            "Engine up",
+            "1 while the engine is loaded and usable on every worker (min over workers).",
+            "none",
+            [prom("min by (engine) (orator_engine_up)", "{{engine}}")],
+            w=6, graph=False, color_mode="background", mappings=updown_mappings(),
+            thresholds=thresholds((RED, None), (GREEN, 1)),
+        ),
+        table(
+            "Engine versions",
+            "Engines and versions loaded (orator_engine_info); the value is the number of workers running each.",
+            "short",
+            [prom("count by (engine, version) (orator_engine_info)", instant=True, table=True)],
+            w=6, h=4, rename="Workers",
+        ),
+        stat(
+            "Syntheses in progress",
+            "Syntheses running right now, all workers.",
+            "short",
+            [prom("sum(orator_inference_in_progress)", "in progress")],
+            w=6,
+        ),
+        stat(
+            "Synthesis errors",
+            "Failed syntheses per second, all workers.",
+            "ops",
+            [prom(f"sum(rate(orator_inference_errors_total[{RI}]))", "errors/s")],
+            w=6, thresholds=thresholds((GREEN, None), (RED, 0.01)),
+        ),
+        row("Synthesis"),
+        timeseries(
+            "Synthesis duration p50 by voice",
+            "Median time to synthesise one request, by engine voice.",
+            "s",
+            [prom(quantile(0.5, inf, "voice"), "{{voice}}")],
+        ),
+        timeseries(
+            "Synthesis duration p95 by voice",
+            "95th percentile time to synthesise one request, by engine voice (OratorInferenceSlow).",
+            "s",
+            [prom(quantile(0.95, inf, "voice"), "{{voice}}")],
+        ),
+        timeseries(
+            "Real-time factor p50 / p95",
+            "Synthesis time divided by the length of the audio produced: 0.01 means 1 s of audio in 10 ms. "
+            "Above 1 the engine is slower than real time.",
+            "none",
+            [
+                prom(quantile(0.5, "orator_inference_real_time_factor", "engine"), "p50 {{engine}}"),
+                prom(quantile(0.95, "orator_inference_real_time_factor", "engine"), "p95 {{engine}}"),
+            ],
+            decimals=4,
+        ),
+        timeseries(
+            "Encode duration p95 by format",
+            "95th percentile time to encode PCM into the output format.",
+            "s",
+            [prom(quantile(0.95, "orator_inference_encode_duration_seconds", "format"), "{{format}}")],
+        ),
+        timeseries(
+            "Syntheses and errors",
+            "Syntheses per second and failed syntheses per second, by engine.",
+            "ops",
+            [
+                prom(f"sum by (engine) (rate({inf}_count[{RI}]))", "{{engine}} syntheses"),
+                prom(f"sum by (engine) (rate(orator_inference_errors_total[{RI}]))", "{{engine}} errors"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "In progress by worker",
+            "Syntheses running on each worker (bounded by ORATOR_ENGINE_CONCURRENCY).",
+            "short",
+            [prom("sum by (instance) (orator_inference_in_progress)", "{{instance}}")],
+            w=8,
+        ),
+        timeseries(
+            "Worker CPU",
+            "CPU used by each worker process (1 = one core); synthesis is CPU-bound.",
+            "percentunit",
+            [prom(f'sum by (instance) (rate(process_cpu_seconds_total{{job="orator-worker"}}[{RI}]))', "{{instance}}")],
+            w=8,
+        ),
+    ]
+    return dashboard(
+        "orator-inference",
+        "Orator / Inference engine",
+        "The text-to-speech engine: availability, synthesis and encode latency, real-time factor, concurrency and errors.",
+        items,
+    )
+
+
+def infrastructure() -> dict:
+    fs = '{fstype!~"tmpfs|ramfs|squashfs|nsfs"}'
+    items = [
+        row("Targets"),
+        state_timeline(
+            "Scrape targets up",
+            "up for every target Prometheus scrapes: 1 scraped, 0 failed.",
+            [prom("up", "{{job}} {{instance}}")],
+            h=10,
+        ),
+        state_timeline(
+            "Blackbox probes",
+            "probe_success of each blackbox-exporter probe (the Orator health endpoints from outside).",
+            [prom("probe_success", "{{service}} {{instance}}")],
+            h=10, up="success", down="failure",
+        ),
+        timeseries(
+            "Probe duration",
+            "How long each blackbox probe took.",
+            "s",
+            [prom("probe_duration_seconds", "{{service}} {{instance}}")],
+        ),
+        timeseries(
+            "Scrape duration",
+            "How long Prometheus took to scrape each target.",
+            "s",
+            [prom("scrape_duration_seconds", "{{job}} {{instance}}")],
+        ),
+        row("Hosts (node-exporter)"),
+        timeseries(
+            "CPU used",
+            "Share of CPU time not idle, per host, all cores.",
+            "percentunit",
+            [prom(f'1 - avg by (instance) (rate(node_cpu_seconds_total{{mode="idle"}}[{RI}]))', "{{instance}}")],
+            w=8, max=1, thresholds=thresholds((GREEN, None), (RED, 0.9)),
+        ),
+        timeseries(
+            "Memory used",
+            "Share of memory not available to new processes (1 - MemAvailable / MemTotal), per host.",
+            "percentunit",
+            [prom("1 - sum by (instance) (node_memory_MemAvailable_bytes) / sum by (instance) (node_memory_MemTotal_bytes)", "{{instance}}")],
+            w=8, max=1, thresholds=thresholds((GREEN, None), (RED, 0.9)),
+        ),
+        timeseries(
+            "Load average (1m)",
+            "1-minute load average per host; compare with the host's core count.",
+            "short",
+            [prom("node_load1", "{{instance}}")],
+            w=8,
+        ),
+        timeseries(
+            "Disk used",
+            "Share of each filesystem used, per host and mount point (tmpfs and the like left out).",
+            "percentunit",
+            [prom(f"1 - node_filesystem_avail_bytes{fs} / node_filesystem_size_bytes{fs}", "{{instance}} {{mountpoint}}")],
+            w=8, max=1, thresholds=thresholds((GREEN, None), (RED, 0.9)),
+        ),
+        timeseries(
+            "Disk I/O",
+            "Bytes read from and written to block devices per second, per host.",
+            "Bps",
+            [
+                prom(f"sum by (instance) (rate(node_disk_read_bytes_total[{RI}]))", "{{instance}} read"),
+                prom(f"sum by (instance) (rate(node_disk_written_bytes_total[{RI}]))", "{{instance}} written"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Network",
+            "Bytes received and sent per second on every interface except loopback, per host.",
+            "Bps",
+            [
+                prom(f'sum by (instance) (rate(node_network_receive_bytes_total{{device!="lo"}}[{RI}]))', "{{instance}} received"),
+                prom(f'sum by (instance) (rate(node_network_transmit_bytes_total{{device!="lo"}}[{RI}]))', "{{instance}} sent"),
+            ],
+            w=8,
+        ),
+        row("Processes"),
+        timeseries(
+            "Process CPU",
+            "CPU used by each scraped process (1 = one core), per job and instance.",
+            "percentunit",
+            [prom(f"sum by (job, instance) (rate(process_cpu_seconds_total[{RI}]))", "{{job}} {{instance}}")],
+        ),
+        timeseries(
+            "Process resident memory",
+            "Resident memory (RSS) of each scraped process. Per-container memory would need cAdvisor, which "
+            "this stack does not run (n/a without cAdvisor): process RSS is the closest measure.",
+            "bytes",
+            [prom("sum by (job, instance) (process_resident_memory_bytes)", "{{job}} {{instance}}")],
+        ),
+        timeseries(
+            "Open file descriptors",
+            "Open file descriptors per process (the limit is process_max_fds; Orator's is usually far above this).",
+            "short",
+            [prom("sum by (job, instance) (process_open_fds)", "{{job}} {{instance}}")],
+        ),
+        timeseries(
+            "Threads (Orator)",
+            "OS threads of the Orator processes (the Go exporters report goroutines instead).",
+            "short",
+            [prom("sum by (job, instance) (process_threads)", "{{job}} {{instance}}")],
+        ),
+    ]
+    return dashboard(
+        "orator-infra",
+        "Orator / Infrastructure",
+        "Scrape targets, blackbox probes, hosts (node-exporter) and processes. Container metrics would need cAdvisor, which this stack does not run.",
+        items,
+    )
+
+
+def alerts() -> dict:
+    firing = 'ALERTS{alertstate="firing"}'
+    items = [
+        row("Prometheus alerts"),
+        stat(
+            "Firing: page",
+            "Alerts firing now with severity=page (wake someone up).",
+            "short",
+            [prom('count(ALERTS{alertstate="firing",severity="page"})', "page")],
+            w=4, graph=False, color_mode="background", noValue="0",
+            thresholds=thresholds((GREEN, None), (RED, 1)),
+        ),
+        stat(
+            "Firing: ticket",
+            "Alerts firing now with severity=ticket (look at it during working hours).",
+            "short",
+            [prom('count(ALERTS{alertstate="firing",severity="ticket"})', "ticket")],
+            w=4, graph=False, color_mode="background", noValue="0",
+            thresholds=thresholds((GREEN, None), (ORANGE, 1)),
+        ),
+        table(
+            "Firing alerts",
+            "Alerts firing now, by name and severity; the value is the number of firing series.",
+            "short",
+            [prom(f"sum by (alertname, severity) ({firing})", instant=True, table=True)],
+            w=16, h=8, rename="Series",
+        ),
+        timeseries(
+            "Firing alerts over time",
+            "Firing alert series by alert name and severity (Prometheus' ALERTS series).",
+            "short",
+            [prom(f"sum by (alertname, severity) ({firing})", "{{alertname}} ({{severity}})")],
+            w=24, stack=True,
+        ),
+        alert_list(
+            "Alert rules",
+            "Prometheus alert rules that are firing, pending or in error, read through the Prometheus "
+            "datasource's rules API. Each links to its rule; runbook_url annotations link to the runbooks.",
+        ),
+        row("Delivery"),
+        timeseries(
+            "Alertmanager alerts by state",
+            "Alerts Alertmanager holds: active, suppressed (silenced or inhibited), unprocessed.",
+            "short",
+            [prom("sum by (state) (alertmanager_alerts)", "{{state}}")],
+            w=8,
+        ),
+        timeseries(
+            "Notifications sent by integration",
+            "Notifications Alertmanager attempted per minute, and failed ones, by integration (webhook, email...).",
+            "cpm",
+            [
+                prom(f"sum by (integration) (rate(alertmanager_notifications_total[{RI}])) * 60", "{{integration}} sent"),
+                prom(f"sum by (integration) (rate(alertmanager_notifications_failed_total[{RI}])) * 60", "{{integration}} failed"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Prometheus → Alertmanager",
+            "Alerts Prometheus sent to Alertmanager per minute, and send errors and drops.",
+            "cpm",
+            [
+                prom(f"sum(rate(prometheus_notifications_sent_total[{RI}])) * 60", "sent"),
+                prom(f"sum(rate(prometheus_notifications_errors_total[{RI}])) * 60", "errors"),
+                prom(f"sum(rate(prometheus_notifications_dropped_total[{RI}])) * 60", "dropped"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Webhook notifications received by Orator",
+            "Alert notifications the api's POST /admin/alerts webhook received per minute, by alert name and "
+            "status (firing, resolved). Each one is also a log line (\"alert received\") in Elasticsearch.",
+            "cpm",
+            [prom(f"sum by (alertname, status) (rate(orator_alerts_received_total[{RI}])) * 60", "{{alertname}} {{status}}")],
+            w=12,
+        ),
+        timeseries(
+            "Rule evaluation failures",
+            "Alerting and recording rule evaluations that failed per minute, by rule group.",
+            "cpm",
+            [prom(f"sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total[{RI}])) * 60", "{{rule_group}}")],
+            w=12,
+        ),
+        es_logs(
+            "Alert notifications (logs)",
+            "The api's \"alert received\" log lines (alertname, status, severity, summary), newest first.",
+            'message:"alert received"',
+        ),
+    ]
+    return dashboard(
+        "orator-alerts",
+        "Orator / Alerts",
+        "Alerts firing in Prometheus, Alertmanager's delivery, and the notifications Orator's webhook received.",
+        items,
+    )
+
+
+DASHBOARDS = {
+    "orator-overview.json": overview,
+    "orator-speech.json": speech,
+    "orator-queue.json": queue,
+    "orator-data.json": data_stores,
+    "orator-inference.json": inference,
+    "orator-infra.json": infrastructure,
+    "orator-alerts.json": alerts,
+}
+
+
+def render(build) -> str:
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if dashboards/*.json differ from this file's output")
+    args = parser.parse_args()
+
+    stale = []
+    for name, build in DASHBOARDS.items():
+        path = OUT_DIR / name
+        text = render(build)
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            OUT_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    extra = sorted(p.name for p in OUT_DIR.glob("*.json") if p.name not in DASHBOARDS) if OUT_DIR.exists() else []
+    if args.check:
+        if stale or extra:
+            for name in stale:
+                print(f"stale: dashboards/{name} (run python3 monitoring/grafana/dashboards.py)", file=sys.stderr)
+            for name in extra:
+                print(f"unknown: dashboards/{name} is not written by dashboards.py", file=sys.stderr)
+            return 1
+        print(f"dashboards/*.json up to date ({len(DASHBOARDS)} dashboards)")
+    else:
+        print(f"wrote {len(DASHBOARDS)} dashboards to {OUT_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
