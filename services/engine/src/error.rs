@@ -38,6 +38,9 @@ pub enum EngineError {
     /// The engine lists no usable voice.
     #[error("speech engine offers no voices")]
     NoVoices,
+    /// The engine refused the request for a reason of its own (e.g. an injected fault).
+    #[error("speech engine unavailable: {0}")]
+    Unavailable(String),
     /// The engine's concurrency limiter was closed.
     #[error("speech engine is shut down")]
     Closed,

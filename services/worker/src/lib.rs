@@ -2,5 +2,6 @@
 
 pub mod config;
 pub mod consumer;
+pub mod faulty;
 pub mod process;
 pub mod startup;

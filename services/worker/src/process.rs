@@ -1,15 +1,11 @@
 //! What happens to one delivered job.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use lapin::BasicProperties;
 use orator_core::{
     cache::{CachedAudio, Redis},
     db::{audio::NewAudio, jobs},
-    faults::{self, FaultSwitch},
     metrics::{AUDIO_SECONDS, CHARACTERS, DEAD_LETTERED, JOB_DURATION, JOBS_PROCESSED},
     queue::{Broker, JobMessage, Outgoing},
 };
@@ -45,9 +41,6 @@ pub enum AttemptError {
     /// Synthesis ran past its timeout.
     #[error("synthesis timed out")]
     Timeout,
-    /// Fault injection asked for a failure.
-    #[error("injected fault: synthesis failed on purpose (fault injection is on)")]
-    Injected,
     /// The blocking encoder task panicked.
     #[error("encoder task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -63,8 +56,6 @@ pub struct Context {
     pub broker: Arc<Broker>,
     /// The engine.
     pub engine: Arc<dyn Synthesizer>,
-    /// Injected faults in force.
-    pub faults: FaultSwitch,
     /// Settings.
     pub config: WorkerConfig,
 }
@@ -103,13 +94,6 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
 
 async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptError> {
     let format: AudioFormat = job.format.parse()?;
-    let faults = ctx.faults.get();
-    if faults::roll(faults.worker_delay_ratio) {
-        tokio::time::sleep(Duration::from_millis(faults.worker_delay_ms)).await;
-    }
-    if faults::roll(faults.worker_fail_ratio) {
-        return Err(AttemptError::Injected);
-    }
     let request = SynthesisRequest {
         text: job.input.clone(),
         voice: job.voice.clone(),

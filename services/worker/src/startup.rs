@@ -15,7 +15,7 @@ use orator_engine::{EspeakConfig, EspeakEngine, Synthesizer, observed};
 use orator_telemetry::health::{Criticality, Registry};
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::{config::WorkerConfig, consumer, process::Context};
+use crate::{config::WorkerConfig, consumer, faulty::Faulty, process::Context};
 
 /// Starts counters of rare events at zero, so "none yet" is visible as 0, not absence.
 fn zero_counters() {
@@ -87,8 +87,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         pool,
         redis,
         broker,
-        faults,
-        engine: Arc::new(engine),
+        engine: Arc::new(Faulty::new(engine, faults)),
         config,
     });
     let (stop, stopped) = watch::channel(false);

@@ -1,0 +1,48 @@
+//! Fault injection as an engine decorator: delays and failures happen inside the
+//! synthesis, so the inference metrics, spans and alerts see them as real ones would be.
+
+use std::time::Duration;
+
+use orator_core::faults::{FaultSwitch, roll};
+use orator_engine::{EngineError, Pcm, SynthesisRequest, Synthesizer, VoiceInfo};
+
+/// Wraps an engine and applies the faults in force to each synthesis.
+pub struct Faulty<S> {
+    inner: S,
+    faults: FaultSwitch,
+}
+
+impl<S> Faulty<S> {
+    /// `inner`, subject to `faults`.
+    pub fn new(inner: S, faults: FaultSwitch) -> Self {
+        Self { inner, faults }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Synthesizer> Synthesizer for Faulty<S> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn voices(&self) -> &[VoiceInfo] {
+        self.inner.voices()
+    }
+
+    fn resolve_voice(&self, name: &str) -> Option<String> {
+        self.inner.resolve_voice(name)
+    }
+
+    async fn synthesize(&self, request: &SynthesisRequest) -> Result<Pcm, EngineError> {
+        let faults = self.faults.get();
+        if roll(faults.worker_delay_ratio) {
+            tokio::time::sleep(Duration::from_millis(faults.worker_delay_ms)).await;
+        }
+        if roll(faults.worker_fail_ratio) {
+            return Err(EngineError::Unavailable(
+                "injected fault: synthesis failed on purpose".into(),
+            ));
+        }
+        self.inner.synthesize(request).await
+    }
+}
