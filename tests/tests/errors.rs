@@ -1,6 +1,8 @@
 //! Authentication, rate limits and every kind of bad input: a 4xx with a JSON body in
 //! OpenAI's shape that names the problem.
 
+use std::time::Duration;
+
 use orator_e2e::TestEnv;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -17,7 +19,7 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
 #[tokio::test]
 async fn missing_or_wrong_keys_get_401() {
     let env = TestEnv::new().await;
-    let api = env.api(&[]).await;
+    let api = env.api(&[("ORATOR_AUTH_CACHE_TTL_MS", "500")]).await;
     let body = json!({"model": "tts-1", "input": "hi", "voice": "alloy"});
     let none = api
         .http
@@ -46,12 +48,17 @@ async fn missing_or_wrong_keys_get_401() {
         .await
         .unwrap();
     assert_eq!(error_of(not_bearer).await.0, 401);
-    // A revoked key stops working.
+    // A revoked key stops working once the key cache (ORATOR_AUTH_CACHE_TTL_MS) forgets it.
+    assert_eq!(
+        api.request(Method::GET, "/v1/models").send().await.unwrap().status(),
+        200
+    );
     let db = env.db().await;
     sqlx::query("UPDATE api_keys SET revoked_at = now()")
         .execute(&db)
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let revoked = api.request(Method::GET, "/v1/models").send().await.unwrap();
     assert_eq!(error_of(revoked).await.0, 401);
     // And the key never reaches the logs.

@@ -6,6 +6,12 @@ use orator_core::{
     db::api_keys,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
 };
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState};
@@ -34,10 +40,19 @@ impl FromRequestParts<AppState> for Caller {
                 "missing API key: send Authorization: Bearer <key>",
             ));
         };
-        let Some(record) = api_keys::authenticate(&state.pool, key).await? else {
-            metrics::counter!(AUTH_FAILURES, "reason" => "invalid").increment(1);
-            return Err(ApiError::Unauthorized("invalid API key"));
+        let digest = api_keys::digest(key);
+        let key_id = match state.keys.get(&digest) {
+            Some(id) => id,
+            None => {
+                let Some(record) = api_keys::authenticate(&state.pool, key).await? else {
+                    metrics::counter!(AUTH_FAILURES, "reason" => "invalid").increment(1);
+                    return Err(ApiError::Unauthorized("invalid API key"));
+                };
+                state.keys.put(digest, record.id);
+                record.id
+            }
         };
+        let record = KeyRef { id: key_id };
         let config = &state.config;
         match state
             .redis
@@ -53,5 +68,52 @@ impl FromRequestParts<AppState> for Caller {
             Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; request allowed"),
         }
         Ok(Self { key_id: record.id })
+    }
+}
+
+struct KeyRef {
+    id: Uuid,
+}
+
+/// Recently authenticated keys, by digest, so a busy client costs one database lookup per
+/// `ttl` instead of one per request. A revoked key keeps working for at most `ttl`.
+#[derive(Clone)]
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Arc<Mutex<HashMap<Vec<u8>, Entry>>>,
+}
+
+/// A key's id and when it was looked up.
+type Entry = (Uuid, Instant);
+
+/// More distinct keys than this and the cache starts over: memory stays bounded.
+const MAX_KEYS: usize = 10_000;
+
+impl KeyCache {
+    /// A cache whose entries live `ttl` (zero disables it).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Arc::default(),
+        }
+    }
+
+    fn get(&self, digest: &[u8]) -> Option<Uuid> {
+        let entries = self.entries.lock().expect("key cache poisoned");
+        entries
+            .get(digest)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(id, _)| *id)
+    }
+
+    fn put(&self, digest: Vec<u8>, id: Uuid) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("key cache poisoned");
+        if entries.len() >= MAX_KEYS {
+            entries.clear();
+        }
+        entries.insert(digest, (id, Instant::now()));
     }
 }

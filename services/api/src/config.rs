@@ -44,6 +44,9 @@ pub struct ApiConfig {
     pub instrument_http: bool,
     /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
     pub faults: Faults,
+    /// `ORATOR_AUTH_CACHE_TTL_MS`: how long an authenticated key is trusted without a
+    /// database lookup (also how long a revoked key keeps working); 0 disables the cache.
+    pub auth_cache_ttl: Duration,
 }
 
 impl ApiConfig {
@@ -68,6 +71,7 @@ impl ApiConfig {
             admin_api_key: Some(config::string("ORATOR_ADMIN_API_KEY", "")).filter(|k| !k.is_empty()),
             instrument_http: config::flag("ORATOR_INSTRUMENT_HTTP", true)?,
             faults: Faults::from_env()?,
+            auth_cache_ttl: config::millis("ORATOR_AUTH_CACHE_TTL_MS", "5000")?,
         })
     }
 }

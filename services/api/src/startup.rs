@@ -87,6 +87,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         metrics: telemetry.metrics(),
         started: std::time::Instant::now(),
         faults: FaultSwitch::start(redis_for_faults, config.faults, Duration::from_secs(1)),
+        keys: crate::auth::KeyCache::new(config.auth_cache_ttl),
         config: Arc::new(config.clone()),
     };
     let app = routes::router(state)

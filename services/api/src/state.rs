@@ -37,6 +37,8 @@ pub struct AppState {
     pub started: Instant,
     /// Injected faults in force.
     pub faults: FaultSwitch,
+    /// Recently authenticated keys.
+    pub keys: crate::auth::KeyCache,
     /// Settings.
     pub config: Arc<ApiConfig>,
 }

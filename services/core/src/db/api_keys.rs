@@ -25,7 +25,8 @@ pub struct ApiKey {
 
 const TABLE: &str = "api_keys";
 
-fn digest(key: &str) -> Vec<u8> {
+/// SHA-256 of a key: what is stored, and what caches may hold.
+pub fn digest(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
