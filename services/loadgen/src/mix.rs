@@ -101,7 +101,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_mixes() {
-        for bad in ["", "hit=0", "hit", "hit=x", "hit=-1", "nope=1", "hit=1,hit=2", "hit=4294967295,miss=1"] {
+        for bad in [
+            "",
+            "hit=0",
+            "hit",
+            "hit=x",
+            "hit=-1",
+            "nope=1",
+            "hit=1,hit=2",
+            "hit=4294967295,miss=1",
+        ] {
             assert!(bad.parse::<Mix>().is_err(), "{bad:?} should fail");
         }
     }

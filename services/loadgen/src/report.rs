@@ -100,6 +100,8 @@ pub struct RunInfo {
 pub struct Summary {
     #[serde(flatten)]
     pub run: RunInfo,
+    /// Seconds during which scenarios were started; rates are per this window.
+    pub window_s: f64,
     /// Seconds from the first start to the last completion.
     pub elapsed_s: f64,
     pub total: Row,
@@ -110,9 +112,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Builds the summary of `stats` gathered over `elapsed`.
-    pub fn new(run: RunInfo, stats: &Stats, elapsed: Duration) -> Self {
-        let secs = elapsed.as_secs_f64();
+    /// Builds the summary of `stats` whose starts spanned `window`, completions `elapsed`.
+    pub fn new(run: RunInfo, stats: &Stats, window: Duration, elapsed: Duration) -> Self {
+        let secs = window.as_secs_f64();
         let mut all = ScenarioStats::default();
         let mut scenarios = BTreeMap::new();
         for (scenario, s) in &stats.scenarios {
@@ -129,7 +131,8 @@ impl Summary {
         let schedule_lag_us = (run.mode == Mode::Open && !stats.lag.is_empty()).then(|| Percentiles::of(&stats.lag));
         Self {
             run,
-            elapsed_s: secs,
+            window_s: secs,
+            elapsed_s: elapsed.as_secs_f64(),
             total: Row::new(&all, secs),
             scenarios,
             schedule_lag_us,
@@ -152,7 +155,13 @@ impl Summary {
             ),
             Mode::Closed => format!("closed loop, {} users", self.run.users.unwrap_or_default()),
         };
-        let _ = writeln!(out, "{how}, {:.1} s, seed {}", self.elapsed_s, self.run.seed);
+        let _ = writeln!(
+            out,
+            "{how}, {:.1} s (+{:.1} s to finish), seed {}",
+            self.window_s,
+            self.elapsed_s - self.window_s,
+            self.run.seed
+        );
         let _ = writeln!(
             out,
             "{:<9}{:>9}{:>9}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}",
@@ -202,7 +211,11 @@ impl Summary {
 /// Microseconds as milliseconds, three decimals below 100 ms.
 fn ms(us: u64) -> String {
     let v = us as f64 / 1000.0;
-    if v < 100.0 { format!("{v:.3}") } else { format!("{v:.1}") }
+    if v < 100.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 #[cfg(test)]
@@ -235,7 +248,7 @@ mod tests {
         for us in 1..=10_000u64 {
             rec.record(Scenario::List, Duration::from_micros(us), Outcome::Ok);
         }
-        let s = Summary::new(run(), &rec.snapshot(), Duration::from_secs(10));
+        let s = Summary::new(run(), &rec.snapshot(), Duration::from_secs(10), Duration::from_secs(10));
         let l = s.scenarios["list"].latency_us;
         assert!(close(l.p50, 5_000), "{l:?}");
         assert!(close(l.p95, 9_500), "{l:?}");
@@ -254,7 +267,8 @@ mod tests {
         for _ in 0..20 {
             rec.record(Scenario::Hit, Duration::from_millis(250), Outcome::Ok);
         }
-        let l = Summary::new(run(), &rec.snapshot(), Duration::from_secs(1)).scenarios["hit"].latency_us;
+        let l = Summary::new(run(), &rec.snapshot(), Duration::from_secs(1), Duration::from_secs(1)).scenarios["hit"]
+            .latency_us;
         assert!(close(l.p50, 800) && close(l.p95, 800), "{l:?}");
         assert!(close(l.p99, 250_000), "{l:?}");
     }
@@ -268,10 +282,14 @@ mod tests {
             Duration::from_millis(1),
             Outcome::Error("status 200, expected 401".into()),
         );
-        rec.record(Scenario::Miss, Duration::from_secs(30), Outcome::Error("timeout".into()));
+        rec.record(
+            Scenario::Miss,
+            Duration::from_secs(30),
+            Outcome::Error("timeout".into()),
+        );
         rec.record(Scenario::Hit, Duration::from_millis(2), Outcome::Note("cache miss"));
         rec.record_overload(Scenario::Miss);
-        let s = Summary::new(run(), &rec.snapshot(), Duration::from_secs(1));
+        let s = Summary::new(run(), &rec.snapshot(), Duration::from_secs(1), Duration::from_secs(1));
         assert_eq!(s.total.count, 5);
         assert_eq!(s.total.errors, 3);
         assert_eq!(s.scenarios["miss"].errors_by_kind["timeout"], 1);

@@ -91,14 +91,51 @@ async fn one(ctx: &Ctx, recorder: &Recorder, in_flight: &InFlight, scenario: Sce
     in_flight.slot(scenario).fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Runs the plan; returns the time from the first start to the last completion.
-pub async fn run(plan: Plan, mix: Mix, ctx: Arc<Ctx>, recorder: Arc<Recorder>, stop: Arc<Stop>) -> Duration {
+/// How long a run took.
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    /// From the first start until no more scenarios were started: rates are per this.
+    pub window: Duration,
+    /// From the first start until the last scenario finished (or was given up).
+    pub elapsed: Duration,
+}
+
+/// Runs the plan.
+pub async fn run(plan: Plan, mix: Mix, ctx: Arc<Ctx>, recorder: Arc<Recorder>, stop: Arc<Stop>) -> Times {
     let in_flight = Arc::new(InFlight::default());
     let start = Instant::now();
     match plan.mode {
-        Mode::Open => open_loop(&plan, mix, ctx, recorder.clone(), stop.clone(), in_flight.clone(), start).await,
-        Mode::Closed => closed_loop(&plan, mix, ctx, recorder.clone(), stop.clone(), in_flight.clone(), start).await,
+        Mode::Open => {
+            open_loop(
+                &plan,
+                mix,
+                ctx,
+                recorder.clone(),
+                stop.clone(),
+                in_flight.clone(),
+                start,
+            )
+            .await
+        }
+        Mode::Closed => {
+            closed_loop(
+                &plan,
+                mix,
+                ctx,
+                recorder.clone(),
+                stop.clone(),
+                in_flight.clone(),
+                start,
+            )
+            .await
+        }
     }
+    // Without a signal, starts span exactly the duration (the schedule covers [0, d); closed-
+    // loop users start nothing after it); after a signal, until now.
+    let window = match plan.duration {
+        Some(d) if !stop.is_stopped() => d,
+        _ => start.elapsed(),
+    };
     // Let running scenarios end: at most `drain` after the duration, 5 s after a signal.
     let grace = if stop.is_stopped() {
         Duration::from_secs(5)
@@ -114,7 +151,10 @@ pub async fn run(plan: Plan, mix: Mix, ctx: Arc<Ctx>, recorder: Arc<Recorder>, s
             recorder.record_unfinished(scenario, UNFINISHED);
         }
     }
-    start.elapsed()
+    Times {
+        window,
+        elapsed: start.elapsed(),
+    }
 }
 
 /// Starts scenarios on the schedule from a dedicated thread: an OS sleep is precise to
@@ -182,8 +222,13 @@ async fn closed_loop(
     let mut users = Vec::with_capacity(plan.users);
     let end = plan.duration.map(|d| start + d);
     for user in 0..plan.users {
-        let (mix, ctx, recorder, stop, in_flight) =
-            (mix.clone(), ctx.clone(), recorder.clone(), stop.clone(), in_flight.clone());
+        let (mix, ctx, recorder, stop, in_flight) = (
+            mix.clone(),
+            ctx.clone(),
+            recorder.clone(),
+            stop.clone(),
+            in_flight.clone(),
+        );
         let delay = plan.ramp_up.mul_f64(user as f64 / plan.users as f64);
         // Distinct, reproducible streams per user.
         let mut rng = StdRng::seed_from_u64(plan.seed ^ (user as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -221,7 +266,10 @@ mod tests {
         });
         tokio::task::yield_now().await;
         stop.stop();
-        tokio::time::timeout(Duration::from_secs(1), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(1), stop.wait()).await.unwrap();
     }
 }

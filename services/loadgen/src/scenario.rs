@@ -29,14 +29,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 6] = [
-        Self::Hit,
-        Self::Miss,
-        Self::Job,
-        Self::List,
-        Self::Bad,
-        Self::Submit,
-    ];
+    pub const ALL: [Scenario; 6] = [Self::Hit, Self::Miss, Self::Job, Self::List, Self::Bad, Self::Submit];
 
     /// Name in `--mix` and in reports.
     pub fn name(self) -> &'static str {
@@ -238,9 +231,14 @@ async fn hit(ctx: &Ctx, rng: &mut StdRng) -> Result<Outcome, String> {
 
 /// `POST /v1/jobs`; returns the job id.
 async fn submit(ctx: &Ctx) -> Result<String, String> {
-    let request = ctx.authed(Method::POST, "/v1/jobs").json(&ctx.speech_body(&ctx.texts.next()));
+    let request = ctx
+        .authed(Method::POST, "/v1/jobs")
+        .json(&ctx.speech_body(&ctx.texts.next()));
     let job = json_body(&send(request, StatusCode::ACCEPTED).await?)?;
-    job["id"].as_str().map(str::to_owned).ok_or_else(|| "job without id".into())
+    job["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "job without id".into())
 }
 
 async fn job(ctx: &Ctx) -> Result<Outcome, String> {

@@ -82,7 +82,10 @@ mod tests {
         let s = Schedule::new(250.0, Duration::ZERO, Arrival::Fixed, 1);
         assert_eq!(count_within(s, Duration::from_secs(4)), 1000);
         let gaps: Vec<_> = Schedule::new(4.0, Duration::ZERO, Arrival::Fixed, 1).take(3).collect();
-        assert_eq!(gaps, [Duration::ZERO, Duration::from_millis(250), Duration::from_millis(500)]);
+        assert_eq!(
+            gaps,
+            [Duration::ZERO, Duration::from_millis(250), Duration::from_millis(500)]
+        );
     }
 
     #[test]
@@ -99,8 +102,12 @@ mod tests {
 
     #[test]
     fn poisson_is_reproducible_and_increasing() {
-        let a: Vec<_> = Schedule::new(50.0, Duration::ZERO, Arrival::Poisson, 9).take(100).collect();
-        let b: Vec<_> = Schedule::new(50.0, Duration::ZERO, Arrival::Poisson, 9).take(100).collect();
+        let a: Vec<_> = Schedule::new(50.0, Duration::ZERO, Arrival::Poisson, 9)
+            .take(100)
+            .collect();
+        let b: Vec<_> = Schedule::new(50.0, Duration::ZERO, Arrival::Poisson, 9)
+            .take(100)
+            .collect();
         assert_eq!(a, b);
         assert!(a.windows(2).all(|w| w[0] <= w[1]));
     }

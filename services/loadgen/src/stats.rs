@@ -128,7 +128,11 @@ impl Recorder {
 
     /// Records how late a scheduled start was.
     pub fn record_lag(&self, lag: Duration) {
-        self.stats.lock().expect("stats lock").lag.saturating_record(micros(lag));
+        self.stats
+            .lock()
+            .expect("stats lock")
+            .lag
+            .saturating_record(micros(lag));
     }
 
     /// Finished scenarios so far.
