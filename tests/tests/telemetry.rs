@@ -168,10 +168,12 @@ async fn job_trace(link_mode: bool) {
 
     let spans = eventually("the worker's spans to arrive", Duration::from_secs(15), || async {
         let spans = receiver.spans.all();
-        spans
+        // The consumer span ends last (it encloses the rest), possibly in a later batch.
+        let stored = spans
             .iter()
-            .any(|s| s.name.starts_with("store") && s.service == "orator-worker")
-            .then_some(spans)
+            .any(|s| s.name.starts_with("store") && s.service == "orator-worker");
+        let consumed = spans.iter().any(|s| s.kind == SpanKind::Consumer);
+        (stored && consumed).then_some(spans)
     })
     .await;
 
@@ -293,7 +295,8 @@ async fn failures_set_the_span_status_and_record_the_exception() {
         .await;
     let spans = eventually("the failing synthesis span", Duration::from_secs(15), || async {
         let spans = receiver.spans.all();
-        spans.iter().any(|s| s.name.starts_with("synthesize")).then_some(spans)
+        let synthesized = spans.iter().any(|s| s.name.starts_with("synthesize"));
+        (synthesized && spans.iter().any(|s| s.kind == SpanKind::Consumer)).then_some(spans)
     })
     .await;
     let synth = find(&spans, |s| s.name.starts_with("synthesize")).unwrap();
