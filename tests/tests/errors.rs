@@ -193,15 +193,7 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
 async fn the_openapi_document_describes_the_routes_that_exist() {
     let env = TestEnv::new().await;
     let api = env.api(&[]).await;
-    let doc: Value = api
-        .http
-        .get(api.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = orator_e2e::json(api.http.get(api.url("/openapi.json"))).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     let mut operations = 0;

@@ -67,15 +67,7 @@ async fn jobs_accepted_while_rabbitmq_is_unreachable_complete_when_it_returns() 
         assert_eq!(api.job(id).await["status"], "queued");
     }
     // The api stays ready (degraded) while the broker is away: it can still accept work.
-    let health: Value = api
-        .http
-        .get(api.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = orator_e2e::json(api.http.get(api.url("/health"))).await;
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(
         api.http.get(api.url("/health/ready")).send().await.unwrap().status(),

@@ -185,14 +185,7 @@ async fn listing_pages_through_the_callers_own_jobs() {
     let mut seen = Vec::new();
     let mut path = "/v1/jobs?limit=2".to_owned();
     loop {
-        let page: Value = api
-            .request(Method::GET, &path)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = orator_e2e::json(api.request(Method::GET, &path)).await;
         assert_eq!(page["object"], "list");
         seen.extend(
             page["data"]
@@ -209,16 +202,7 @@ async fn listing_pages_through_the_callers_own_jobs() {
     }
     assert_eq!(seen, ids);
 
-    let stranger: Value = api
-        .http
-        .get(api.url("/v1/jobs"))
-        .bearer_auth(other_key(&env).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stranger: Value = orator_e2e::json(api.http.get(api.url("/v1/jobs")).bearer_auth(other_key(&env).await)).await;
     assert_eq!(stranger["data"].as_array().unwrap().len(), 0);
 
     let bad = api.request(Method::GET, "/v1/jobs?limit=0").send().await.unwrap();

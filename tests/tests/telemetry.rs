@@ -419,15 +419,7 @@ async fn the_summary_reports_engine_cache_queues_jobs_and_requests() {
     let body = json!({"model": "tts-1", "input": "Summarise me.", "voice": "ash"});
     api.speech(body.clone()).await;
     api.speech(body).await;
-    let summary: Value = api
-        .http
-        .get(api.url("/monitoring/summary"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary: Value = orator_e2e::json(api.http.get(api.url("/monitoring/summary"))).await;
     assert_eq!(summary["engine"]["name"], "espeak-ng");
     assert_eq!(summary["engine"]["status"], "loaded");
     assert_eq!(summary["cache"]["hits"], 1.0);
