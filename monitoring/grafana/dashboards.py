@@ -81,6 +81,19 @@ def updown_mappings(up: str = "up", down: str = "down") -> list:
     ]
 
 
+def flag_mappings(off: str, on: str) -> list:
+    """0/1 gauges where 1 is the bad state (a breaker open): 0 green, 1 red."""
+    return [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": off, "color": GREEN, "index": 0},
+                "1": {"text": on, "color": RED, "index": 1},
+            },
+        }
+    ]
+
+
 def _panel(kind, title, description, unit, targets, w, h, datasource=PROM, **extra) -> dict:
     defaults = {"unit": unit}
     for key in ("min", "max", "decimals", "noValue", "mappings", "thresholds", "color", "custom"):
@@ -160,7 +173,9 @@ def table(title, description, unit, targets, w=12, h=8, rename=None, **extra):
     return _panel("table", title, description, unit, targets, w, h, options=options, transformations=transformations, **extra)
 
 
-def state_timeline(title, description, targets, w=12, h=8, up="up", down="down"):
+def state_timeline(title, description, targets, w=12, h=8, up="up", down="down", one_is_bad=False):
+    """0/1 series as coloured bands: 1 = up (green), 0 = down (red); with one_is_bad, 1 is the
+    bad state (red, labelled `down`) and 0 the good one (green, labelled `up`)."""
     options = {
         "mergeValues": True,
         "showValue": "never",
@@ -169,10 +184,14 @@ def state_timeline(title, description, targets, w=12, h=8, up="up", down="down")
         "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
         "tooltip": {"mode": "single", "sort": "none"},
     }
+    if one_is_bad:
+        mappings, steps = flag_mappings(up, down), thresholds((GREEN, None), (RED, 1))
+    else:
+        mappings, steps = updown_mappings(up, down), thresholds((RED, None), (GREEN, 1))
     return _panel(
         "state-timeline", title, description, "none", targets, w, h,
-        options=options, mappings=updown_mappings(up, down),
-        thresholds=thresholds((RED, None), (GREEN, 1)),
+        options=options, mappings=mappings,
+        thresholds=steps,
         custom={"fillOpacity": 70, "lineWidth": 0},
     )
 
@@ -507,6 +526,68 @@ def overview() -> dict:
             "bytes",
             [prom(quantile(0.95, "http_server_request_body_size_bytes", "http_route"), "{{http_route}}")],
         ),
+        row("Admission"),
+        timeseries(
+            "In flight vs admission limit",
+            "/v1 requests admitted and in progress (orator_admission_in_flight) against the adaptive in-flight "
+            "limit (orator_admission_limit), summed over api instances. The limit grows while requests finish "
+            "within the latency target and shrinks when they are slower (AIMD), never above "
+            "ORATOR_ADMISSION_MAX_IN_FLIGHT; in flight at the limit means new requests are refused (reason in_flight).",
+            "short",
+            [
+                prom("sum(orator_admission_in_flight)", "in flight"),
+                prom("sum(orator_admission_limit)", "limit"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Refused by reason",
+            "Requests refused with 503 and Retry-After before doing any work, per second, by reason: in_flight "
+            "(in-flight limit), sync_waiters (sync waiter budget, ORATOR_MAX_SYNC_WAITERS), backlog (more queued "
+            "jobs than ORATOR_ADMISSION_MAX_QUEUED_JOBS), cache_busy (Redis pool saturated). OratorLoadShedding "
+            "fires above 5 % of /v1 requests.",
+            "reqps",
+            [prom(f"sum by (reason) (rate(orator_admission_rejected_total[{RI}]))", "{{reason}}")],
+            w=8, stack=True,
+        ),
+        timeseries(
+            "Sync waiters and completion waiters",
+            "Sync speech jobs being waited on (orator_admission_sync_waiters: slots of the sync waiter budget in "
+            "use) and entries in the api's in-process map of requests waiting for a job to end "
+            "(orator_completion_waiters), summed over api instances. Both return to 0 when the api is idle; a "
+            "completion-waiter count that stays up while traffic is gone is a leak.",
+            "short",
+            [
+                prom("sum(orator_admission_sync_waiters)", "sync waiters"),
+                prom("sum(orator_completion_waiters)", "completion waiters"),
+            ],
+            w=8,
+        ),
+        state_timeline(
+            "Redis circuit breaker",
+            "orator_cache_breaker_open per api and worker instance: open (1) while Redis is considered down after "
+            "repeated failures, for a cool-down; the cache is bypassed and speech goes to synthesis. "
+            "OratorCacheBreakerOpen fires when it stays open for 5 minutes.",
+            [prom("max by (job, instance) (orator_cache_breaker_open)", "{{job}} {{instance}}")],
+            w=8, up="closed", down="open", one_is_bad=True,
+        ),
+        timeseries(
+            "Expired sync jobs",
+            "Sync jobs per second whose caller's deadline passed before a worker got to them: the worker skips "
+            "them without synthesising (orator_jobs_processed_total{outcome=\"expired\"}). A steady rate means "
+            "the queue is longer than the sync timeout.",
+            "suffix: jobs/s",
+            [prom(f'sum(rate(orator_jobs_processed_total{{outcome="expired"}}[{RI}]))', "expired")],
+            w=8,
+        ),
+        timeseries(
+            "Single-flight joins",
+            "Sync cache misses per second that joined an identical job already in flight instead of creating "
+            "a new one (orator_single_flight_joined_total): identical concurrent requests cost one synthesis.",
+            "reqps",
+            [prom(f"sum(rate(orator_single_flight_joined_total[{RI}]))", "joined")],
+            w=8,
+        ),
         row("Service health"),
         state_timeline(
             "Orator targets up",
@@ -568,7 +649,7 @@ def overview() -> dict:
     return dashboard(
         "orator-overview",
         "Orator / Service overview",
-        "SLOs, per-route traffic, errors and latency (RED) of the Orator API, service health, logs and traces.",
+        "SLOs, per-route traffic, errors and latency (RED) of the Orator API, admission control, service health, logs and traces.",
         items,
     )
 
@@ -827,7 +908,8 @@ def queue() -> dict:
         timeseries(
             "Job outcomes",
             "Deliveries the workers handled per second by outcome: succeeded, retried, failed (out of retries), "
-            "skipped (already ended, e.g. a redelivery or a canceled job).",
+            "skipped (already ended, e.g. a redelivery or a canceled job), expired (a sync job whose caller's "
+            "deadline passed before a worker got to it; not synthesised).",
             "suffix: jobs/s",
             [prom(f"sum by (outcome) (rate(orator_jobs_processed_total[{RI}]))", "{{outcome}}")],
             stack=True,

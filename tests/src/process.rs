@@ -120,6 +120,18 @@ impl Service {
         assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
     }
 
+    /// Peak resident memory so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.id().expect("process still running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM line");
+        kb * 1024
+    }
+
     /// SIGKILL: the process dies at once, mid-work.
     pub fn kill(&self) {
         self.signal(libc::SIGKILL);

@@ -3,6 +3,7 @@
 
 use axum::{extract::FromRequestParts, http::header, http::request::Parts};
 use orator_core::{
+    admission::Rejection,
     db::api_keys,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
 };
@@ -64,8 +65,10 @@ impl FromRequestParts<AppState> for Caller {
                 metrics::counter!(RATE_LIMITED).increment(1);
                 return Err(ApiError::RateLimited(retry_after));
             }
+            // A saturated Redis pool means we are overloaded: shed rather than pile up.
+            Err(e) if e.is_overload() => return Err(ApiError::Overloaded(Rejection::cache_busy())),
             // Limits live in Redis; without it, serving beats refusing everyone.
-            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; request allowed"),
+            Err(e) => tracing::debug!(error = %e, "rate limiter unavailable; request allowed"),
         }
         Ok(Self { key_id: record.id })
     }

@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use orator_core::{
+    admission::{AdmissionConfig, AimdConfig},
     config::{self, ConfigError, Connections},
     faults::Faults,
 };
@@ -30,8 +31,6 @@ pub struct ApiConfig {
     pub rate_limit_window: Duration,
     /// `ORATOR_CACHE_TTL_SECS`.
     pub cache_ttl: Duration,
-    /// `ORATOR_REDIS_TIMEOUT_MS`: bound on every Redis call.
-    pub redis_timeout: Duration,
     /// `ORATOR_OUTBOX_POLL_MS`: relay poll interval (it is also woken on every commit).
     pub outbox_poll: Duration,
     /// `ORATOR_ESPEAK_BINARY`: used here for the voice catalogue.
@@ -47,6 +46,11 @@ pub struct ApiConfig {
     /// `ORATOR_AUTH_CACHE_TTL_MS`: how long an authenticated key is trusted without a
     /// database lookup (also how long a revoked key keeps working); 0 disables the cache.
     pub auth_cache_ttl: Duration,
+    /// Admission control: `ORATOR_ADMISSION_MAX_IN_FLIGHT` (the fixed ceiling of the
+    /// adaptive limit), `ORATOR_ADMISSION_MIN_IN_FLIGHT`, `ORATOR_ADMISSION_LATENCY_TARGET_MS`,
+    /// `ORATOR_MAX_SYNC_WAITERS`, `ORATOR_ADMISSION_MAX_QUEUED_JOBS`,
+    /// `ORATOR_ADMISSION_BACKLOG_POLL_MS`.
+    pub admission: AdmissionConfig,
 }
 
 impl ApiConfig {
@@ -64,7 +68,6 @@ impl ApiConfig {
             rate_limit: config::positive("ORATOR_RATE_LIMIT", "600")?,
             rate_limit_window: Duration::from_secs(config::positive("ORATOR_RATE_LIMIT_WINDOW_SECS", "60")?.into()),
             cache_ttl: Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
-            redis_timeout: config::millis("ORATOR_REDIS_TIMEOUT_MS", "250")?,
             outbox_poll: config::millis("ORATOR_OUTBOX_POLL_MS", "500")?,
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
@@ -72,6 +75,36 @@ impl ApiConfig {
             instrument_http: config::flag("ORATOR_INSTRUMENT_HTTP", true)?,
             faults: Faults::from_env()?,
             auth_cache_ttl: config::millis("ORATOR_AUTH_CACHE_TTL_MS", "5000")?,
+            admission: admission()?,
         })
     }
+}
+
+/// Admission defaults, measured on 2 cores (docs/benchmarks.md): the in-flight limit starts
+/// at 64 and adapts between 8 and 256 on a 50 ms latency target (a cache hit takes about
+/// 1 ms, so 50 ms of holding time means requests are queueing inside the process); 32 sync
+/// waiters keep a worker of ~60 syntheses/s busy with every waiter answered within about
+/// half a second; 600 queued jobs is what such a worker finishes within the 10 s
+/// job-latency objective.
+fn admission() -> Result<AdmissionConfig, ConfigError> {
+    let max = config::positive("ORATOR_ADMISSION_MAX_IN_FLIGHT", "256")? as usize;
+    let min = config::parse_checked("ORATOR_ADMISSION_MIN_IN_FLIGHT", "8", |v: &usize| {
+        if (1..=max).contains(v) {
+            Ok(())
+        } else {
+            Err(format!("must be between 1 and ORATOR_ADMISSION_MAX_IN_FLIGHT ({max})"))
+        }
+    })?;
+    Ok(AdmissionConfig {
+        in_flight: AimdConfig {
+            min,
+            max,
+            initial: 64,
+            latency_target: config::millis("ORATOR_ADMISSION_LATENCY_TARGET_MS", "50")?,
+            backoff: 0.9,
+        },
+        max_sync_waiters: config::positive("ORATOR_MAX_SYNC_WAITERS", "32")? as usize,
+        max_queued_jobs: config::positive("ORATOR_ADMISSION_MAX_QUEUED_JOBS", "600")?.into(),
+        backlog_poll: config::millis("ORATOR_ADMISSION_BACKLOG_POLL_MS", "1000")?,
+    })
 }

@@ -7,7 +7,11 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use orator_core::domain::InvalidInput;
+use orator_core::{
+    admission::{Reason, Rejection},
+    domain::InvalidInput,
+    speech::SpeechError,
+};
 use serde::Serialize;
 
 /// Everything a handler can fail with.
@@ -35,8 +39,13 @@ pub enum ApiError {
     /// The resource is not in a state that allows this.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Refused before any work: overloaded, or the backlog is too long.
+    #[error(transparent)]
+    Overloaded(Rejection),
     /// A worker did not finish in time.
-    #[error("speech was not ready within {0:?}; the job continues and its audio will be cached")]
+    #[error(
+        "speech was not ready within {0:?}; retry later (the audio is cached if synthesis finishes) or use POST /v1/jobs"
+    )]
     Timeout(Duration),
     /// Synthesis failed for good.
     #[error("synthesis failed: {0}")]
@@ -45,6 +54,21 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
+
+impl From<SpeechError> for ApiError {
+    fn from(e: SpeechError) -> Self {
+        match e {
+            SpeechError::Overloaded(r) => Self::Overloaded(r),
+            SpeechError::Timeout(d) => Self::Timeout(d),
+            SpeechError::Failed(message) => Self::SynthesisFailed(message),
+            SpeechError::Db(e) => Self::Internal(anyhow::anyhow!("{e}")),
+        }
+    }
+}
+
+/// Put on a response refused by admission, for the middleware that counts refusals by route.
+#[derive(Debug, Clone, Copy)]
+pub struct Shed(pub Reason);
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
@@ -83,6 +107,7 @@ impl ApiError {
             ),
             Self::NotFound(_) => (S::NOT_FOUND, "invalid_request_error", None, Some("not_found")),
             Self::Conflict { code, .. } => (S::CONFLICT, "invalid_request_error", None, Some(code)),
+            Self::Overloaded(_) => (S::SERVICE_UNAVAILABLE, "server_error", None, Some("overloaded")),
             Self::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout_error", None, Some("synthesis_timeout")),
             Self::SynthesisFailed(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("synthesis_failed")),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("internal_error")),
@@ -105,11 +130,18 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let Self::RateLimited(retry_after) = self {
-            let secs = retry_after.as_secs().max(1).to_string();
+        let retry_after = match &self {
+            Self::RateLimited(after) => Some(*after),
+            Self::Overloaded(rejection) => {
+                response.extensions_mut().insert(Shed(rejection.reason));
+                Some(rejection.retry_after)
+            }
+            _ => None,
+        };
+        if let Some(after) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).expect("digits"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
         }
         response
     }

@@ -1,5 +1,6 @@
 //! Orator's HTTP API.
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -4,13 +4,14 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use orator_core::{
-    cache::Redis,
+    admission::Admission,
     completion::Completions,
     db::{self, api_keys},
     faults::FaultSwitch,
     gauges, health,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
     queue::{Broker, Relay, Topology},
+    speech::Speech,
 };
 use orator_engine::{EspeakConfig, EspeakEngine};
 use orator_telemetry::health::{Criticality, Registry};
@@ -51,7 +52,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
             .context("creating ORATOR_BOOTSTRAP_API_KEY")?;
     }
     let c = &config.connections;
-    let redis = Redis::new(&c.redis_url, c.redis_prefix.clone(), config.redis_timeout).context("REDIS_URL")?;
+    let redis = c.redis().context("REDIS_URL")?;
     let broker = Arc::new(Broker::new(
         c.amqp_url.clone(),
         "orator-api",
@@ -75,12 +76,23 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         .with(health::RedisPing(redis.clone()), Criticality::Optional)
         .with(health::RabbitMq(broker.clone()), Criticality::Optional);
     let polling = tokio::spawn(gauges::api(pool.clone(), config.gauge_interval));
+    let admission = Admission::new(config.admission);
+    Admission::describe(crate::admission::ROUTES);
+    let backlog = tokio::spawn(admission.clone().watch_backlog(pool.clone()));
+    let speech = Speech::new(
+        pool.clone(),
+        redis.clone(),
+        relay,
+        Completions::start(pool.clone()),
+        admission.clone(),
+        config.sync_timeout,
+    );
     let redis_for_faults = redis.clone();
     let state = AppState {
-        completions: Completions::start(pool.clone()),
+        speech,
+        admission,
         pool,
         redis,
-        relay,
         engine_version: engine.version().to_owned(),
         engine: Arc::new(engine),
         broker,
@@ -104,6 +116,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let _ = stop_relay.send(true);
     let _ = relay_task.await;
     polling.abort();
+    backlog.abort();
     tracing::info!("stopped");
     drop(telemetry);
     Ok(())

@@ -3,12 +3,7 @@
 use std::{sync::Arc, time::Instant};
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use orator_core::{
-    cache::Redis,
-    completion::Completions,
-    faults::FaultSwitch,
-    queue::{Broker, Relay},
-};
+use orator_core::{admission::Admission, cache::Redis, faults::FaultSwitch, queue::Broker, speech::Speech};
 use orator_engine::Synthesizer;
 use sqlx::PgPool;
 
@@ -19,12 +14,12 @@ use crate::config::ApiConfig;
 pub struct AppState {
     /// PostgreSQL.
     pub pool: PgPool,
-    /// Redis (cache and rate limits).
+    /// Redis (rate limits, faults; the cache is reached through `speech`).
     pub redis: Redis,
-    /// The outbox relay, nudged after each new job.
-    pub relay: Relay,
-    /// Waits for sync jobs.
-    pub completions: Completions,
+    /// Sync and async speech.
+    pub speech: Speech,
+    /// The admission budgets.
+    pub admission: Admission,
     /// The engine's catalogue, for validation and listings; synthesis happens in workers.
     pub engine: Arc<dyn Synthesizer>,
     /// The engine's version, for the summary.

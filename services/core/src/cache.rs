@@ -1,14 +1,21 @@
 //! Redis: the content-addressed audio cache and per-key rate limits. Redis is an
-//! optimisation here, so callers treat an error as "bypass", never as a failure.
+//! optimisation here, so a Redis that is down is bypassed, never a failure; but a Redis
+//! that is slow because we are overloaded is a reason to shed, not to synthesise (see
+//! [`CacheError::is_overload`]). A circuit breaker tells the two apart: repeated failures
+//! open it, and while open every call fails at once without touching the pool.
 
 use std::time::Duration;
 
 use deadpool_redis::{Config, Connection, Pool, PoolConfig, Runtime, Timeouts, redis};
 
+use crate::breaker::Breaker;
+
 /// Cache operations by `operation` (get, set) and `result` (hit, miss, ok, error).
 pub const CACHE_OPERATIONS: &str = "cache_operations_total";
 /// Bytes read from (hits) and written to the cache.
 pub const CACHE_BYTES: &str = "cache_bytes_total";
+/// 1 while the Redis breaker is open.
+pub const BREAKER_OPEN: &str = "orator_cache_breaker_open";
 
 /// A Redis operation that failed or took too long.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +29,20 @@ pub enum CacheError {
     /// The operation took longer than its timeout.
     #[error("redis operation timed out")]
     Timeout,
+    /// Every pooled connection is busy: this process has more Redis work than it can do.
+    #[error("redis pool saturated")]
+    Busy,
+    /// The breaker is open after repeated failures: Redis is taken to be down.
+    #[error("redis circuit breaker open")]
+    Open,
+}
+
+impl CacheError {
+    /// True when the error says "we are overloaded" (shed the request) rather than
+    /// "Redis is down" (bypass the cache).
+    pub fn is_overload(&self) -> bool {
+        matches!(self, Self::Busy | Self::Timeout)
+    }
 }
 
 /// Redis handle shared by the cache, the rate limiter and the health check.
@@ -30,21 +51,26 @@ pub struct Redis {
     pool: Pool,
     prefix: String,
     timeout: Duration,
+    breaker: Breaker,
 }
 
 impl Redis {
-    /// Connects lazily to `url`. Every key gets `prefix`; every operation, connecting
-    /// included, is bounded by `timeout`, so a dead Redis costs a request at most that.
+    /// Connects lazily to `url` with up to `pool_size` connections. Every key gets
+    /// `prefix`; every operation, connecting included, is bounded by `timeout`, so a dead
+    /// Redis costs a request at most that. Waiting for a pooled connection is bounded by
+    /// half of it, so a saturated pool answers [`CacheError::Busy`] before the timeout.
     pub fn new(
         url: &str,
         prefix: impl Into<String>,
         timeout: Duration,
+        pool_size: usize,
+        breaker: Breaker,
     ) -> Result<Self, deadpool_redis::CreatePoolError> {
         let mut cfg = Config::from_url(url);
         cfg.pool = Some(PoolConfig {
-            max_size: 32,
+            max_size: pool_size,
             timeouts: Timeouts {
-                wait: Some(timeout),
+                wait: Some(timeout / 2),
                 create: Some(timeout),
                 recycle: Some(timeout),
             },
@@ -55,6 +81,7 @@ impl Redis {
             pool,
             prefix: prefix.into(),
             timeout,
+            breaker,
         })
     }
 
@@ -63,13 +90,19 @@ impl Redis {
         format!("{}{}", self.prefix, parts.join(":"))
     }
 
-    /// Runs one traced, timed operation, bounded by the timeout.
+    /// Runs one traced, timed operation, bounded by the timeout and guarded by the breaker.
     async fn with_conn<T, F>(&self, operation: &'static str, f: F) -> Result<T, CacheError>
     where
         F: AsyncFnOnce(&mut Connection) -> Result<T, redis::RedisError>,
     {
+        let Some(trial) = self.breaker.try_call() else {
+            return Err(CacheError::Open);
+        };
         let work = async {
-            let mut conn = self.pool.get().await?;
+            let mut conn = self.pool.get().await.map_err(|e| match e {
+                deadpool_redis::PoolError::Timeout(deadpool_redis::TimeoutType::Wait) => CacheError::Busy,
+                e => CacheError::Pool(e),
+            })?;
             Ok(f(&mut conn).await?)
         };
         let bounded = async {
@@ -77,7 +110,14 @@ impl Redis {
                 .await
                 .map_err(|_| CacheError::Timeout)?
         };
-        orator_telemetry::instrument::cache("redis", operation, bounded).await
+        let result = orator_telemetry::instrument::cache("redis", operation, bounded).await;
+        match &result {
+            // A full pool says nothing about Redis's health.
+            Err(CacheError::Busy) => trial.neutral(),
+            Err(_) => trial.failed(),
+            Ok(_) => trial.succeeded(),
+        }
+        result
     }
 
     /// `PING`.

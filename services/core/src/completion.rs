@@ -2,6 +2,10 @@
 //! transaction that stores the result; one listener per process fans those out to the
 //! requests waiting on them. PostgreSQL carries the signal (not Redis) so sync speech
 //! keeps working when the cache is down.
+//!
+//! A [`Waiter`] is registered before its job exists (the id is chosen first), so no
+//! announcement can slip between creating the job and waiting; it removes itself when
+//! dropped, whether the wait ended, timed out or its request went away.
 
 use std::{
     collections::HashMap,
@@ -10,7 +14,7 @@ use std::{
 };
 
 use sqlx::{PgPool, postgres::PgListener};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::db::{JOB_DONE_CHANNEL, jobs};
@@ -19,11 +23,16 @@ use crate::db::{JOB_DONE_CHANNEL, jobs};
 /// listener reconnected.
 const RECHECK: Duration = Duration::from_millis(1000);
 
+/// Entries in the waiter map.
+pub const WAITERS: &str = "orator_completion_waiters";
+
+type Registry = Arc<Mutex<HashMap<Uuid, watch::Sender<bool>>>>;
+
 /// Registry of requests waiting for jobs to end.
 #[derive(Clone)]
 pub struct Completions {
     pool: PgPool,
-    waiting: Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<()>>>>>,
+    waiting: Registry,
 }
 
 /// A wait that ended without the job ending.
@@ -37,9 +46,19 @@ pub enum WaitError {
     Db(#[from] sqlx::Error),
 }
 
+/// One registered wait for one job.
+pub struct Waiter {
+    id: Uuid,
+    pool: PgPool,
+    waiting: Registry,
+    woken: Option<watch::Receiver<bool>>,
+}
+
 impl Completions {
     /// Starts the listener task.
     pub fn start(pool: PgPool) -> Self {
+        metrics::describe_gauge!(WAITERS, "Requests registered to be woken when their job ends.");
+        metrics::gauge!(WAITERS).set(0.0);
         let me = Self {
             pool,
             waiting: Arc::default(),
@@ -80,48 +99,122 @@ impl Completions {
     }
 
     fn wake(&self, id: Uuid) {
-        let senders = self.waiting.lock().expect("completion registry poisoned").remove(&id);
-        for tx in senders.into_iter().flatten() {
-            let _ = tx.send(());
-        }
-    }
-
-    /// Waits until job `id` has ended, for at most `deadline`; returns the job.
-    pub async fn wait(&self, id: Uuid, deadline: Duration) -> Result<jobs::Job, WaitError> {
-        let until = tokio::time::Instant::now() + deadline;
-        loop {
-            let (tx, mut rx) = oneshot::channel();
-            self.waiting
-                .lock()
-                .expect("completion registry poisoned")
-                .entry(id)
-                .or_default()
-                .push(tx);
-            // Registered before reading, so an end between the read and the wait still wakes us.
-            if let Some(job) = jobs::get(&self.pool, id).await?
-                && job.status().is_terminal()
-            {
-                self.forget(id);
-                return Ok(job);
-            }
-            tokio::select! {
-                _ = &mut rx => {}
-                _ = tokio::time::sleep(RECHECK) => {}
-                _ = tokio::time::sleep_until(until) => {
-                    self.forget(id);
-                    return Err(WaitError::Deadline);
-                }
-            }
-        }
-    }
-
-    fn forget(&self, id: Uuid) {
         let mut waiting = self.waiting.lock().expect("completion registry poisoned");
-        if let Some(list) = waiting.get_mut(&id) {
-            list.retain(|tx| !tx.is_closed());
-            if list.is_empty() {
-                waiting.remove(&id);
+        if let Some(tx) = waiting.remove(&id) {
+            let _ = tx.send(true);
+        }
+        metrics::gauge!(WAITERS).set(waiting.len() as f64);
+    }
+
+    /// Registers interest in job `id` (which may not exist yet).
+    pub fn register(&self, id: Uuid) -> Waiter {
+        let mut waiting = self.waiting.lock().expect("completion registry poisoned");
+        let rx = waiting.entry(id).or_insert_with(|| watch::channel(false).0).subscribe();
+        metrics::gauge!(WAITERS).set(waiting.len() as f64);
+        Waiter {
+            id,
+            pool: self.pool.clone(),
+            waiting: self.waiting.clone(),
+            woken: Some(rx),
+        }
+    }
+
+    /// Entries in the registry now.
+    pub fn len(&self) -> usize {
+        self.waiting.lock().expect("completion registry poisoned").len()
+    }
+
+    /// True when nobody waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Waiter {
+    /// Waits until the job has ended, for at most `deadline`.
+    pub async fn wait(&mut self, deadline: Duration) -> Result<(), WaitError> {
+        let until = tokio::time::Instant::now() + deadline;
+        let woken = self.woken.as_mut().expect("receiver present until drop");
+        loop {
+            tokio::select! {
+                // A closed sender means the entry was replaced or woken: re-read the job.
+                _ = woken.changed() => return Ok(()),
+                _ = tokio::time::sleep(RECHECK) => {
+                    if jobs::status(&self.pool, self.id).await?.is_some_and(|s| s.is_terminal()) {
+                        return Ok(());
+                    }
+                }
+                _ = tokio::time::sleep_until(until) => return Err(WaitError::Deadline),
             }
         }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        drop(self.woken.take());
+        let mut waiting = self.waiting.lock().expect("completion registry poisoned");
+        if waiting.get(&self.id).is_some_and(|tx| tx.receiver_count() == 0) {
+            waiting.remove(&self.id);
+        }
+        metrics::gauge!(WAITERS).set(waiting.len() as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A registry whose pool never connects: these tests need no job table.
+    fn idle() -> Completions {
+        Completions {
+            pool: sqlx::postgres::PgPoolOptions::new()
+                .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+                .unwrap(),
+            waiting: Arc::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn waiters_remove_themselves_however_they_end() {
+        let c = idle();
+        // Woken, then dropped.
+        let mut woken = c.register(Uuid::now_v7());
+        c.wake(woken.id);
+        woken.wait(Duration::from_secs(5)).await.expect("woken");
+        drop(woken);
+        // Timed out.
+        let mut late = c.register(Uuid::now_v7());
+        assert!(matches!(
+            late.wait(Duration::from_millis(10)).await,
+            Err(WaitError::Deadline)
+        ));
+        drop(late);
+        // Cancelled mid-wait (the request went away).
+        let mut gone = c.register(Uuid::now_v7());
+        let task = tokio::spawn(async move { gone.wait(Duration::from_secs(60)).await });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        task.abort();
+        let _ = task.await;
+        // Many that never waited.
+        for _ in 0..1000 {
+            drop(c.register(Uuid::now_v7()));
+        }
+        assert!(c.is_empty(), "{} entries left", c.len());
+    }
+
+    #[tokio::test]
+    async fn two_waiters_on_one_job_share_the_entry() {
+        let c = idle();
+        let id = Uuid::now_v7();
+        let mut a = c.register(id);
+        let b = c.register(id);
+        assert_eq!(c.len(), 1);
+        drop(b);
+        assert_eq!(c.len(), 1, "a still waits");
+        c.wake(id);
+        a.wait(Duration::from_secs(5)).await.expect("woken");
+        drop(a);
+        assert!(c.is_empty());
     }
 }

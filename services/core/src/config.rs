@@ -3,6 +3,8 @@
 
 use std::{str::FromStr, time::Duration};
 
+use crate::breaker::BreakerConfig;
+
 /// A setting that could not be parsed.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid value {value:?} for {var}: {reason}")]
@@ -103,6 +105,13 @@ pub struct Connections {
     pub queue_prefix: String,
     /// `ORATOR_HEALTH_TIMEOUT_MS`: per-check timeout.
     pub health_timeout: Duration,
+    /// `ORATOR_REDIS_TIMEOUT_MS`: bound on every Redis call.
+    pub redis_timeout: Duration,
+    /// `ORATOR_REDIS_POOL_SIZE`: Redis connections per process.
+    pub redis_pool_size: usize,
+    /// `ORATOR_REDIS_BREAKER_FAILURES` and `ORATOR_REDIS_BREAKER_OPEN_MS`: consecutive
+    /// Redis failures that open the breaker, and how long it stays open.
+    pub redis_breaker: BreakerConfig,
 }
 
 impl Connections {
@@ -116,7 +125,24 @@ impl Connections {
             amqp_url: string("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             queue_prefix: string("ORATOR_QUEUE_PREFIX", ""),
             health_timeout: millis("ORATOR_HEALTH_TIMEOUT_MS", "1000")?,
+            redis_timeout: millis("ORATOR_REDIS_TIMEOUT_MS", "250")?,
+            redis_pool_size: positive("ORATOR_REDIS_POOL_SIZE", "32")? as usize,
+            redis_breaker: BreakerConfig {
+                failures: positive("ORATOR_REDIS_BREAKER_FAILURES", "5")?,
+                open_for: millis("ORATOR_REDIS_BREAKER_OPEN_MS", "5000")?,
+            },
         })
+    }
+
+    /// The Redis handle these settings describe (connects lazily).
+    pub fn redis(&self) -> Result<crate::cache::Redis, deadpool_redis::CreatePoolError> {
+        crate::cache::Redis::new(
+            &self.redis_url,
+            self.redis_prefix.clone(),
+            self.redis_timeout,
+            self.redis_pool_size,
+            crate::breaker::Breaker::new(self.redis_breaker, crate::cache::BREAKER_OPEN),
+        )
     }
 }
 

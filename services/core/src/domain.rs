@@ -218,16 +218,19 @@ pub enum JobStatus {
     Failed,
     /// Canceled by its owner before it ran.
     Canceled,
+    /// A sync job whose caller had given up before a worker reached it; never synthesised.
+    Expired,
 }
 
 impl JobStatus {
     /// Every status, for gauges.
-    pub const ALL: [JobStatus; 5] = [
+    pub const ALL: [JobStatus; 6] = [
         Self::Queued,
         Self::Running,
         Self::Succeeded,
         Self::Failed,
         Self::Canceled,
+        Self::Expired,
     ];
 
     /// Database and wire name.
@@ -238,12 +241,13 @@ impl JobStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Canceled => "canceled",
+            Self::Expired => "expired",
         }
     }
 
     /// True once the job will not change again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled | Self::Expired)
     }
 }
 

@@ -1,16 +1,21 @@
 //! What the api and the worker share: configuration helpers, domain types, PostgreSQL
-//! repositories, the Redis cache and rate limiter, and the RabbitMQ topology and outbox.
+//! repositories, the Redis cache and rate limiter, the RabbitMQ topology and outbox, and
+//! the speech orchestration with its admission control.
 
+pub mod admission;
+pub mod breaker;
 pub mod cache;
 pub mod completion;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod faults;
+pub mod flight;
 pub mod gauges;
 pub mod health;
 pub mod metrics;
 pub mod queue;
+pub mod speech;
 
 /// Source revision this build came from (`ORATOR_REVISION` at build time, else git).
 pub const REVISION: &str = env!("ORATOR_REVISION");

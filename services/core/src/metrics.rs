@@ -68,6 +68,10 @@ pub fn describe() {
         crate::cache::CACHE_OPERATIONS,
         "Cache operations by operation and result (hit, miss, ok, error)."
     );
+    describe_gauge!(
+        crate::cache::BREAKER_OPEN,
+        "1 while the Redis circuit breaker is open (Redis taken as down; cache bypassed)."
+    );
     describe_counter!(
         crate::cache::CACHE_BYTES,
         Unit::Bytes,

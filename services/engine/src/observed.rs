@@ -56,6 +56,41 @@ fn base_voice(voice: &str) -> String {
     voice.split('+').next().unwrap_or(voice).to_owned()
 }
 
+/// A synthesis in progress until dropped; one dropped unfinished (a timeout, a cancelled
+/// job) leaves the gauge and counts as an error.
+struct Running {
+    engine: &'static str,
+    span: tracing::Span,
+    finished: bool,
+}
+
+impl Running {
+    fn start(engine: &'static str, span: tracing::Span) -> Self {
+        metrics::gauge!(IN_PROGRESS, "engine" => engine).increment(1.0);
+        Self {
+            engine,
+            span,
+            finished: false,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        metrics::gauge!(IN_PROGRESS, "engine" => self.engine).decrement(1.0);
+        if !self.finished {
+            metrics::counter!(ERRORS, "engine" => self.engine).increment(1);
+            self.span.record("otel.status_code", "ERROR");
+            self.span.in_scope(|| {
+                tracing::warn!(
+                    exception.message = "synthesis abandoned before it finished",
+                    "synthesis cancelled"
+                )
+            });
+        }
+    }
+}
+
 /// Synthesises in a `synthesize` span, recording the inference metrics.
 pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest) -> Result<Pcm, EngineError> {
     let name = engine.name();
@@ -68,11 +103,11 @@ pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest) ->
         orator.characters = request.text.chars().count(),
         orator.audio_seconds = Empty,
     );
-    let in_progress = metrics::gauge!(IN_PROGRESS, "engine" => name);
-    in_progress.increment(1.0);
+    let mut running = Running::start(name, span.clone());
     let start = Instant::now();
     let result = engine.synthesize(request).instrument(span.clone()).await;
-    in_progress.decrement(1.0);
+    running.finished = true;
+    drop(running);
     let elapsed = start.elapsed().as_secs_f64();
     match &result {
         Ok(pcm) => {
@@ -104,4 +139,52 @@ pub fn encode_observed(pcm: &Pcm, format: AudioFormat) -> Result<Vec<u8>, Encode
         tracing::warn!(exception.message = %e, "encoding failed");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::VoiceInfo;
+    use std::time::Duration;
+
+    /// Never finishes.
+    struct Stuck;
+
+    #[async_trait::async_trait]
+    impl Synthesizer for Stuck {
+        fn name(&self) -> &'static str {
+            "stuck"
+        }
+        fn voices(&self) -> &[VoiceInfo] {
+            &[]
+        }
+        async fn synthesize(&self, _req: &SynthesisRequest) -> Result<Pcm, EngineError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_synthesis_dropped_by_its_timeout_leaves_the_gauge_and_counts_an_error() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let request = SynthesisRequest {
+            text: "hello".into(),
+            voice: "x".into(),
+            speed: 1.0,
+        };
+        for _ in 0..3 {
+            let timed_out = tokio::time::timeout(Duration::from_millis(5), synthesize(&Stuck, &request)).await;
+            assert!(timed_out.is_err());
+        }
+        let text = handle.render();
+        assert!(
+            text.contains(r#"orator_inference_in_progress{engine="stuck"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"orator_inference_errors_total{engine="stuck"} 3"#),
+            "{text}"
+        );
+    }
 }

@@ -60,6 +60,63 @@ pub fn instrument<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router
     )
 }
 
+/// Status label for a request whose client went away before the answer (nginx's 499):
+/// its time is still recorded, so cancelled requests do not vanish from the histogram.
+pub const CLIENT_CLOSED: &str = "499";
+
+/// Counts a request as active until dropped; a request future dropped before its answer
+/// (client gone, timeout) still leaves the gauge and records its duration and a log line.
+struct InFlight {
+    active: metrics::Gauge,
+    method: &'static str,
+    route: String,
+    span: tracing::Span,
+    start: Instant,
+    answered: bool,
+}
+
+impl InFlight {
+    fn start(method: &'static str, route: &str, span: tracing::Span, start: Instant) -> Self {
+        let active =
+            metrics::gauge!(ACTIVE_REQUESTS, "http_request_method" => method, "http_route" => route.to_owned());
+        active.increment(1.0);
+        Self {
+            active,
+            method,
+            route: route.to_owned(),
+            span,
+            start,
+            answered: false,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.active.decrement(1.0);
+        if self.answered {
+            return;
+        }
+        let elapsed = self.start.elapsed();
+        let labels = [
+            ("http_request_method", self.method.to_owned()),
+            ("http_route", self.route.clone()),
+            ("http_response_status_code", CLIENT_CLOSED.to_owned()),
+        ];
+        metrics::histogram!(REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+        self.span.record("http.response.status_code", 499);
+        self.span.in_scope(|| {
+            tracing::info!(
+                method = self.method,
+                route = %self.route,
+                status = 499,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                "request cancelled before its answer"
+            )
+        });
+    }
+}
+
 /// Methods outside the standard set collapse into `_OTHER`, as the conventions say.
 fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method as M;
@@ -117,10 +174,10 @@ async fn observe(request: Request, next: Next) -> Response {
         metrics::histogram!(REQUEST_BODY_SIZE, "http_request_method" => method, "http_route" => route.clone())
             .record(size);
     }
-    let active = metrics::gauge!(ACTIVE_REQUESTS, "http_request_method" => method, "http_route" => route.clone());
-    active.increment(1.0);
+    let mut in_flight = InFlight::start(method, &route, span.clone(), start);
     let mut response = next.run(request).instrument(span.clone()).await;
-    active.decrement(1.0);
+    in_flight.answered = true;
+    drop(in_flight);
 
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
@@ -150,4 +207,34 @@ async fn observe(request: Request, next: Next) -> Response {
         )
     });
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{body::Body, routing::get};
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_dropped_before_its_answer_is_still_recorded() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let app = instrument(Router::new().route("/slow", get(std::future::pending::<&'static str>)));
+        for _ in 0..2 {
+            let request = axum::http::Request::get("/slow").body(Body::empty()).unwrap();
+            let call = tokio::time::timeout(Duration::from_millis(5), app.clone().oneshot(request)).await;
+            assert!(call.is_err(), "the route never answers");
+        }
+        let text = handle.render();
+        assert!(
+            text.contains(r#"http_server_active_requests{http_request_method="GET",http_route="/slow"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/slow",http_response_status_code="499"} 2"#),
+            "{text}"
+        );
+    }
 }

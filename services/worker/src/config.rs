@@ -28,8 +28,6 @@ pub struct WorkerConfig {
     pub synthesis_timeout: Duration,
     /// `ORATOR_CACHE_TTL_SECS`.
     pub cache_ttl: Duration,
-    /// `ORATOR_REDIS_TIMEOUT_MS`.
-    pub redis_timeout: Duration,
     /// `ORATOR_ESPEAK_BINARY`.
     pub espeak_binary: String,
     /// `ORATOR_TRACE_QUEUE_LINK`: start a new trace per consumed job, linked to the
@@ -61,7 +59,6 @@ impl WorkerConfig {
             shutdown_grace: config::millis("ORATOR_SHUTDOWN_GRACE_MS", "30000")?,
             synthesis_timeout: config::millis("ORATOR_SYNTHESIS_TIMEOUT_MS", "60000")?,
             cache_ttl: std::time::Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
-            redis_timeout: config::millis("ORATOR_REDIS_TIMEOUT_MS", "250")?,
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             trace_queue_link: config::flag("ORATOR_TRACE_QUEUE_LINK", false)?,
             gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,

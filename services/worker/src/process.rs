@@ -62,12 +62,28 @@ pub struct Context {
 
 /// Handles one message body; never panics on bad input.
 pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
-    let Ok(JobMessage { job_id }) = serde_json::from_slice(body) else {
+    let Ok(message) = serde_json::from_slice::<JobMessage>(body) else {
         tracing::error!(bytes = body.len(), "unreadable job message; dead-lettering");
         metrics::counter!(DEAD_LETTERED, "reason" => "unreadable").increment(1);
         return Disposition::Reject;
     };
+    let job_id = message.job_id;
     tracing::Span::current().record("job_id", tracing::field::display(job_id));
+    if message.expired_at(chrono::Utc::now().timestamp_millis()) {
+        // Its caller has given up: the engine's time goes to requests that can still be answered.
+        return match jobs::expire(&ctx.pool, job_id).await {
+            Ok(expired) => {
+                tracing::info!(%job_id, expired, "sync job past its deadline; not synthesised");
+                metrics::counter!(JOBS_PROCESSED, "outcome" => if expired { "expired" } else { "skipped" })
+                    .increment(1);
+                Disposition::Ack
+            }
+            Err(e) => {
+                tracing::error!(%job_id, error = %e, "cannot expire job; requeueing");
+                Disposition::Requeue
+            }
+        };
+    }
     let job = match jobs::start(&ctx.pool, job_id).await {
         Ok(jobs::Start::Run(job)) => job,
         Ok(jobs::Start::Skip(status)) => {
@@ -82,12 +98,19 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
         }
     };
     let started = Instant::now();
+    match jobs::finished_audio(&ctx.pool, &job.cache_key).await {
+        // Another job already made this audio (identical request from another api process,
+        // or one whose cache entry expired): link it instead of synthesising again.
+        Ok(Some(audio_id)) => return reuse(ctx, &job, audio_id).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(job_id = %job.id, error = %e, "cannot look for finished audio; synthesising"),
+    }
     match attempt(ctx, &job).await {
         Ok(audio) => store(ctx, &job, audio, started).await,
         Err(e) => {
             let span = tracing::Span::current();
             span.record("otel.status_code", "ERROR");
-            give_up_or_retry(ctx, &job, &e.to_string()).await
+            give_up_or_retry(ctx, &job, &e.to_string(), message.deadline_ms).await
         }
     }
 }
@@ -161,9 +184,30 @@ async fn store(ctx: &Context, job: &jobs::Job, audio: NewAudio, started: Instant
     }
 }
 
-async fn give_up_or_retry(ctx: &Context, job: &jobs::Job, error: &str) -> Disposition {
+async fn reuse(ctx: &Context, job: &jobs::Job, audio_id: uuid::Uuid) -> Disposition {
+    match jobs::succeed_with(&ctx.pool, job.id, audio_id).await {
+        Ok(stored) => {
+            if stored {
+                metrics::counter!(JOBS_PROCESSED, "outcome" => "reused").increment(1);
+            }
+            tracing::info!(job_id = %job.id, %audio_id, stored, "job answered with existing audio");
+            Disposition::Ack
+        }
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "cannot link existing audio; requeueing");
+            Disposition::Requeue
+        }
+    }
+}
+
+/// A retried sync job keeps its caller's deadline.
+async fn give_up_or_retry(ctx: &Context, job: &jobs::Job, error: &str, deadline_ms: Option<i64>) -> Disposition {
     let topology = ctx.broker.topology();
-    let body = serde_json::to_vec(&JobMessage { job_id: job.id }).expect("serialisable");
+    let message = JobMessage {
+        job_id: job.id,
+        deadline_ms,
+    };
+    let body = serde_json::to_vec(&message).expect("serialisable");
     let attempts = job.attempts.max(1) as u32;
     if attempts >= ctx.config.max_attempts {
         tracing::error!(job_id = %job.id, attempts, error, "job failed for good; dead-lettering");

@@ -4,7 +4,6 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use orator_core::{
-    cache::Redis,
     db,
     faults::FaultSwitch,
     gauges, health,
@@ -19,7 +18,7 @@ use crate::{config::WorkerConfig, consumer, faulty::Faulty, process::Context};
 
 /// Starts counters of rare events at zero, so "none yet" is visible as 0, not absence.
 fn zero_counters() {
-    for outcome in ["succeeded", "retried", "failed", "skipped"] {
+    for outcome in ["succeeded", "retried", "failed", "skipped", "expired", "reused"] {
         metrics::counter!(JOBS_PROCESSED, "outcome" => outcome).increment(0);
     }
     for disposition in ["ack", "reject", "requeue"] {
@@ -47,7 +46,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let pool = db::connect(&c.database_url, c.db_max_connections, false)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
-    let redis = Redis::new(&c.redis_url, c.redis_prefix.clone(), config.redis_timeout).context("REDIS_URL")?;
+    let redis = c.redis().context("REDIS_URL")?;
     let broker = Arc::new(Broker::new(
         c.amqp_url.clone(),
         "orator-worker",

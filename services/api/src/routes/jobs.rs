@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::speech::{SpeechBody, audio_response, count_request, trace_headers};
+use super::speech::{SpeechBody, audio_response, count_request};
 use crate::{auth::Caller, error::ApiError, extract::ApiJson, state::AppState};
 
 /// Longest accepted `Idempotency-Key`.
@@ -128,6 +128,7 @@ async fn owned(state: &AppState, caller: Caller, id: &str) -> Result<jobs::Job, 
         (status = 400, description = "Invalid request", body = crate::error::ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
         (status = 429, description = "Rate limited", body = crate::error::ErrorBody),
+        (status = 503, description = "Overloaded or the job backlog is too long; see Retry-After", body = crate::error::ErrorBody),
     )
 )]
 async fn create_job(
@@ -150,17 +151,10 @@ async fn create_job(
         },
     };
     let spec = body.parse(&state)?;
-    let new = jobs::NewJob {
-        spec: &spec,
-        mode: JobMode::Async,
-        api_key_id: Some(caller.key_id),
-        idempotency_key: idempotency_key.as_deref(),
-        headers: trace_headers(),
-    };
-    let (job, created) = jobs::create(&state.pool, new).await?;
-    if created {
-        state.relay.nudge();
-    }
+    let (job, created) = state
+        .speech
+        .submit(&spec, caller.key_id, idempotency_key.as_deref())
+        .await?;
     count_request(&spec, JobMode::Async, if created { "accepted" } else { "replayed" });
     let location = format!("/v1/jobs/{}", job.id);
     let mut response = (StatusCode::ACCEPTED, Json(JobView::from(job))).into_response();

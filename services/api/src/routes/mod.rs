@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), admin::inject_latency))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::admission::admit))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state);
     if instrumented {

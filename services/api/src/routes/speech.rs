@@ -1,5 +1,6 @@
 //! `POST /v1/audio/speech`: OpenAI-compatible speech. Cache first; on a miss the request
-//! becomes a job like any other and waits for a worker, so there is one inference path.
+//! becomes a job like any other and waits for a worker, so there is one inference path
+//! (the orchestration is `orator_core::speech`).
 
 use axum::{
     extract::State,
@@ -7,10 +8,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use orator_core::{
-    cache::CachedAudio,
-    completion::WaitError,
-    db::{audio, jobs},
-    domain::{InvalidInput, JobMode, JobStatus, Model, SpeechSpec, SpeechText, Speed, Voice, parse_format},
+    domain::{InvalidInput, JobMode, Model, SpeechSpec, SpeechText, Speed, Voice, parse_format},
+    speech::{Source, SpeechError, Spoken},
 };
 use orator_engine::AudioFormat;
 use serde::Deserialize;
@@ -88,6 +87,7 @@ pub fn audio_response(format: AudioFormat, sample_rate: u32, bytes: Vec<u8>, cac
         (status = 413, description = "Body too large", body = crate::error::ErrorBody),
         (status = 415, description = "Body is not JSON", body = crate::error::ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "Overloaded; see Retry-After (for long waits use POST /v1/jobs)", body = crate::error::ErrorBody),
         (status = 504, description = "No worker finished in time", body = crate::error::ErrorBody),
     )
 )]
@@ -97,15 +97,38 @@ async fn create_speech(
     ApiJson(body): ApiJson<SpeechBody>,
 ) -> Result<Response, ApiError> {
     let spec = body.parse(&state)?;
-    let outcome = synthesise(&state, caller, &spec).await;
+    let outcome = state.speech.speak(&spec, caller.key_id).await;
     let label = match &outcome {
         Ok(_) => "succeeded",
-        Err(ApiError::Timeout(_)) => "timeout",
+        Err(SpeechError::Timeout(_)) => "timeout",
+        Err(SpeechError::Overloaded(_)) => "shed",
         Err(_) => "failed",
     };
     count_request(&spec, JobMode::Sync, label);
-    outcome
+    let waited = !matches!(
+        &outcome,
+        Ok(Spoken {
+            source: Source::Hit,
+            ..
+        })
+    );
+    let mut response = match outcome {
+        Ok(Spoken { audio, source }) => {
+            let audio = std::sync::Arc::unwrap_or_clone(audio);
+            audio_response(spec.format, audio.sample_rate, audio.bytes, source.as_str())
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    if waited {
+        response.extensions_mut().insert(WaitedForSynthesis);
+    }
+    Ok(response)
 }
+
+/// Marks a response whose latency includes waiting for a worker, so the adaptive
+/// in-flight limit does not read synthesis time as overload.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitedForSynthesis;
 
 /// Counts a speech request; the voice label is the OpenAI name or the base engine voice,
 /// so it stays bounded by the catalogue.
@@ -118,53 +141,4 @@ pub fn count_request(spec: &SpeechSpec, mode: JobMode, outcome: &'static str) {
         "outcome" => outcome,
     )
     .increment(1);
-}
-
-async fn synthesise(state: &AppState, caller: Caller, spec: &SpeechSpec) -> Result<Response, ApiError> {
-    let cache_key = spec.cache_key();
-    match state.redis.get_audio(&cache_key).await {
-        Ok(Some(CachedAudio { sample_rate, bytes })) => {
-            return Ok(audio_response(spec.format, sample_rate, bytes, "hit"));
-        }
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "cache unavailable; synthesising"),
-    }
-    let new = jobs::NewJob {
-        spec,
-        mode: JobMode::Sync,
-        api_key_id: Some(caller.key_id),
-        idempotency_key: None,
-        headers: trace_headers(),
-    };
-    let (job, _) = jobs::create(&state.pool, new).await?;
-    state.relay.nudge();
-    let job = state
-        .completions
-        .wait(job.id, state.config.sync_timeout)
-        .await
-        .map_err(|e| match e {
-            WaitError::Deadline => ApiError::Timeout(state.config.sync_timeout),
-            WaitError::Db(e) => e.into(),
-        })?;
-    match (job.status(), job.audio_id) {
-        (JobStatus::Succeeded, Some(audio_id)) => {
-            let audio = audio::get(&state.pool, audio_id)
-                .await?
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("job {} has no audio row", job.id)))?;
-            Ok(audio_response(
-                spec.format,
-                audio.sample_rate as u32,
-                audio.bytes,
-                "miss",
-            ))
-        }
-        _ => Err(ApiError::SynthesisFailed(
-            job.error.unwrap_or_else(|| "unknown error".into()),
-        )),
-    }
-}
-
-/// The current request's trace context, stored with the job so the publish continues it.
-pub fn trace_headers() -> serde_json::Value {
-    serde_json::to_value(orator_telemetry::propagation::inject(&tracing::Span::current())).unwrap_or_default()
 }

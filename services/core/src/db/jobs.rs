@@ -4,10 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{JOB_DONE_CHANNEL, acquire, audio, begin, outbox, timed};
+use super::{JOB_DONE_CHANNEL, acquire, audio, begin, timed};
+use crate::{
+    domain::{JobMode, JobStatus, SpeechSpec},
+    queue::JobMessage,
+};
 
 const TABLE: &str = "jobs";
-use crate::domain::{JobMode, JobStatus, SpeechSpec};
 
 /// A job as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -96,6 +99,8 @@ macro_rules! columns {
 /// A job to create.
 #[derive(Debug, Clone)]
 pub struct NewJob<'a> {
+    /// Chosen by the caller (UUIDv7), so it can wait for the job before it exists.
+    pub id: Uuid,
     /// Validated request.
     pub spec: &'a SpeechSpec,
     /// Sync or async.
@@ -104,25 +109,38 @@ pub struct NewJob<'a> {
     pub api_key_id: Option<Uuid>,
     /// Client-chosen key that makes retries of the same request return the same job.
     pub idempotency_key: Option<&'a str>,
+    /// When the caller stops waiting (sync jobs); travels in the message.
+    pub deadline: Option<DateTime<Utc>>,
     /// Message headers for the outbox (trace context).
     pub headers: serde_json::Value,
 }
 
-/// Creates a job and its outbox row in one transaction. When the idempotency key was used
-/// before, returns that job and `false`.
+/// Creates a job and its outbox row in one statement (one round trip, one implicit
+/// transaction). When the idempotency key was used before, returns that job and `false`.
 pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx::Error> {
-    let mut tx = begin(pool).await?;
     let spec = new.spec;
+    let message = JobMessage {
+        job_id: new.id,
+        deadline_ms: new.deadline.map(|d| d.timestamp_millis()),
+    };
+    let payload = serde_json::to_value(message).expect("job message serialises");
+    let mut conn = acquire(pool).await?;
     let insert = sqlx::query_as::<_, Job>(concat!(
-        "INSERT INTO jobs (id, api_key_id, idempotency_key, mode, status, model, engine, voice, format, speed,
-                           input, text_sha256, text_length, cache_key)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
-         RETURNING ",
+        "WITH job AS (
+           INSERT INTO jobs (id, api_key_id, idempotency_key, mode, status, model, engine, voice, format, speed,
+                             input, text_sha256, text_length, cache_key)
+           VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
+           RETURNING ",
         columns!(),
-        ""
+        "), queued AS (
+           INSERT INTO outbox (job_id, payload, headers) SELECT id, $14, $15 FROM job
+         )
+         SELECT ",
+        columns!(),
+        " FROM job"
     ))
-    .bind(Uuid::now_v7())
+    .bind(new.id)
     .bind(new.api_key_id)
     .bind(new.idempotency_key)
     .bind(new.mode.as_str())
@@ -134,24 +152,20 @@ pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx:
     .bind(spec.text.as_str())
     .bind(spec.text.sha256())
     .bind(spec.text.chars() as i32)
-    .bind(spec.cache_key());
-    let Some(row) = timed("INSERT", TABLE, insert.fetch_optional(&mut *tx)).await? else {
-        tx.rollback().await?;
-        let mut conn = acquire(pool).await?;
-        let existing = sqlx::query_as::<_, Job>(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2"
-        ))
-        .bind(new.api_key_id)
-        .bind(new.idempotency_key);
-        return Ok((timed("SELECT", TABLE, existing.fetch_one(&mut *conn)).await?, false));
-    };
-    let job = row;
-    let payload = serde_json::json!({ "job_id": job.id });
-    outbox::insert(&mut tx, job.id, &payload, &new.headers).await?;
-    tx.commit().await?;
-    Ok((job, true))
+    .bind(spec.cache_key())
+    .bind(payload)
+    .bind(&new.headers);
+    if let Some(job) = timed("INSERT", TABLE, insert.fetch_optional(&mut *conn)).await? {
+        return Ok((job, true));
+    }
+    let existing = sqlx::query_as::<_, Job>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(new.api_key_id)
+    .bind(new.idempotency_key);
+    Ok((timed("SELECT", TABLE, existing.fetch_one(&mut *conn)).await?, false))
 }
 
 /// A job by id.
@@ -159,6 +173,46 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
     let mut conn = acquire(pool).await?;
     let query = sqlx::query_as::<_, Job>(concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1")).bind(id);
     timed("SELECT", TABLE, query.fetch_optional(&mut *conn)).await
+}
+
+/// A job's status alone (cheaper than the whole row).
+pub async fn status(pool: &PgPool, id: Uuid) -> Result<Option<JobStatus>, sqlx::Error> {
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as::<_, (String,)>("SELECT status FROM jobs WHERE id = $1").bind(id);
+    let status = timed("SELECT", TABLE, query.fetch_optional(&mut *conn)).await?;
+    Ok(status.and_then(|(s,)| s.parse().ok()))
+}
+
+/// How a job ended, with its audio when it succeeded: one query for a woken waiter.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Outcome {
+    /// Lifecycle state.
+    #[sqlx(try_from = "String")]
+    pub status: StatusColumn,
+    /// Last error.
+    pub error: Option<String>,
+    /// Sample rate of the audio, when there is audio.
+    pub sample_rate: Option<i32>,
+    /// The audio bytes, when there is audio.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// A job's outcome and audio in one round trip.
+pub async fn outcome(pool: &PgPool, id: Uuid) -> Result<Option<Outcome>, sqlx::Error> {
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as::<_, Outcome>(
+        "SELECT j.status, j.error, a.sample_rate, a.bytes
+         FROM jobs j LEFT JOIN audio a ON a.id = j.audio_id WHERE j.id = $1",
+    )
+    .bind(id);
+    timed("SELECT", TABLE, query.fetch_optional(&mut *conn)).await
+}
+
+/// Jobs waiting to be run (outbox or queue), for admission's backlog check.
+pub async fn count_queued(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as::<_, (i64,)>("SELECT count(*) FROM jobs WHERE status = 'queued'");
+    Ok(timed("SELECT", TABLE, query.fetch_one(&mut *conn)).await?.0)
 }
 
 /// A job by id, only if `api_key_id` owns it.
@@ -239,20 +293,66 @@ pub async fn start(pool: &PgPool, id: Uuid) -> Result<Start, sqlx::Error> {
 pub async fn succeed(pool: &PgPool, id: Uuid, new_audio: &audio::NewAudio) -> Result<bool, sqlx::Error> {
     let mut tx = begin(pool).await?;
     let audio_id = audio::insert(&mut tx, new_audio).await?;
-    let query = sqlx::query(
-        "UPDATE jobs SET status = 'succeeded', audio_id = $2, error = NULL, updated_at = now(), finished_at = now()
-         WHERE id = $1 AND status IN ('queued', 'running')",
-    )
-    .bind(id)
-    .bind(audio_id);
-    let updated = timed("UPDATE", TABLE, query.execute(&mut *tx)).await?;
-    if updated.rows_affected() == 0 {
+    if !mark_succeeded(&mut tx, id, audio_id).await? {
         tx.rollback().await?;
         return Ok(false);
     }
     notify_done(&mut tx, id).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Ends a job nobody waits for any more without running it; false when it had already
+/// ended (or was taken by another worker).
+pub async fn expire(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let mut tx = begin(pool).await?;
+    let query = sqlx::query(
+        "UPDATE jobs SET status = 'expired', error = 'the caller stopped waiting before synthesis started',
+                         updated_at = now(), finished_at = now()
+         WHERE id = $1 AND status = 'queued'",
+    )
+    .bind(id);
+    let expired = timed("UPDATE", TABLE, query.execute(&mut *tx)).await?.rows_affected() > 0;
+    if expired {
+        notify_done(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(expired)
+}
+
+/// Audio already made for `cache_key` by another job, if any.
+pub async fn finished_audio(pool: &PgPool, cache_key: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query_as::<_, (Option<Uuid>,)>(
+        "SELECT audio_id FROM jobs WHERE cache_key = $1 AND status = 'succeeded' LIMIT 1",
+    )
+    .bind(cache_key);
+    Ok(timed("SELECT", TABLE, query.fetch_optional(&mut *conn))
+        .await?
+        .and_then(|(id,)| id))
+}
+
+/// Marks the job succeeded with audio that already exists, announcing it on commit.
+pub async fn succeed_with(pool: &PgPool, id: Uuid, audio_id: Uuid) -> Result<bool, sqlx::Error> {
+    let mut tx = begin(pool).await?;
+    let updated = mark_succeeded(&mut tx, id, audio_id).await?;
+    if updated {
+        notify_done(&mut tx, id).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(updated)
+}
+
+async fn mark_succeeded(conn: &mut sqlx::PgConnection, id: Uuid, audio_id: Uuid) -> Result<bool, sqlx::Error> {
+    let query = sqlx::query(
+        "UPDATE jobs SET status = 'succeeded', audio_id = $2, error = NULL, updated_at = now(), finished_at = now()
+         WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(audio_id);
+    Ok(timed("UPDATE", TABLE, query.execute(conn)).await?.rows_affected() > 0)
 }
 
 /// Records a failed attempt that will be retried.

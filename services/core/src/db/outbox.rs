@@ -1,4 +1,5 @@
-//! The transactional outbox: rows commit with their job, the relay publishes them.
+//! The transactional outbox: rows commit with their job (see `jobs::create`), the relay
+//! publishes them.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -18,20 +19,6 @@ pub struct OutboxRow {
     pub payload: serde_json::Value,
     /// Message headers (trace context).
     pub headers: serde_json::Value,
-}
-
-/// Adds a row inside the caller's transaction.
-pub async fn insert(
-    conn: &mut PgConnection,
-    job_id: Uuid,
-    payload: &serde_json::Value,
-    headers: &serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    let query = sqlx::query("INSERT INTO outbox (job_id, payload, headers) VALUES ($1, $2, $3)")
-        .bind(job_id)
-        .bind(payload)
-        .bind(headers);
-    timed("INSERT", TABLE, query.execute(conn)).await.map(drop)
 }
 
 /// Locks up to `limit` unpublished rows; other relays skip them.
