@@ -11,7 +11,7 @@
 # and a bare axum server on free ports, with a database, queue prefix and Redis prefix of
 # its own, and removes all of it at the end. PostgreSQL, Redis and RabbitMQ must be local
 # (scripts/setup.sh starts them when they are not). Builds go to $CARGO_TARGET_DIR
-# (default target/). The smoke run exits non-zero unless the report has all five sections.
+# (default target/). The smoke run exits non-zero unless the report has all six sections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -160,7 +160,7 @@ stop() {
 # gets its own peak.
 peak() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 peak_reset() { echo 5 >"/proc/$1/clear_refs"; }
-declare -A peak_api=() peak_worker=()
+declare -A peak_api=() peak_worker=() peak_storm=()
 # Between phases: no job left over from one phase may compete with the next.
 settle() {
   rabbitmqctl -q purge_queue "${queue_prefix}tts.jobs" >/dev/null 2>&1 || true
@@ -295,7 +295,7 @@ queue_time() {  # label rate seconds: open-loop submits with the worker running;
 # p-quantile of a Prometheus histogram on stdin (the buckets of one series), interpolated
 # within the bucket like histogram_quantile(); an answer in +Inf returns the last bound.
 histogram_quantile() {
-  awk -v q="$1" -F'[{}" ]+' '/_bucket/ { for (i = 1; i <= NF; i++) if ($i == "le=") le = $(i + 1);
+  awk -v q="$1" -F'[{}" ]+' '/_bucket/ { for (i = 1; i <= NF; i++) if ($i ~ /^,?le=$/) le = $(i + 1);
       n++; bound[n] = (le == "+Inf") ? "inf" : le; count[n] = $NF }
     END { total = count[n]; if (total == 0) { print "nan"; exit } rank = q * total; prev_b = 0; prev_c = 0
       for (i = 1; i <= n; i++) { if (count[i] >= rank) { if (bound[i] == "inf") { print prev_b; exit }
@@ -365,6 +365,60 @@ api_metrics_time=$(curl -s -o "$work/api-metrics.txt" -w '%{time_total}' "$api/m
 api_series=$(grep -vc '^#' "$work/api-metrics.txt" || true)
 settle
 
+# ---------------------------------------------------------------- 6. overload storms
+# Open loop above capacity. Latency of admitted requests (200) and of refusals (503) comes
+# from the api's own histogram for the speech route, as a delta over the storm: the load
+# generator's percentiles mix both.
+speech_buckets() {  # status → that series' buckets
+  curl -s "$api/metrics" | grep "^http_server_request_duration_seconds_bucket{http_request_method=\"POST\",http_route=\"/v1/audio/speech\",http_response_status_code=\"$1\""
+}
+storm_p99_ms() {  # status before-file after-file → p99 in ms over the storm, or n/a
+  local q
+  q=$(paste -d' ' "$3" "$2" | awk '{ print $1, $2 - $4 }' | histogram_quantile 0.99)
+  if [ -z "$q" ] || [ "$q" = nan ]; then echo n/a; else calc "$q * 1000" 1; fi
+}
+known() { if [ "$1" = n/a ]; then echo 1e9; else echo "$1"; fi; }  # n/a never meets a goal
+count_kind() {  # json file, scenario, regex → errors whose kind matches
+  jq --arg re "$3" "[.scenarios.$2.errors_by_kind | to_entries[] | select(.key | test(\$re)) | .value] | add // 0" "$1"
+}
+kinds() { jq -r ".scenarios.$2.errors_by_kind | to_entries | map(\"\(.key): \(.value)\") | join(\", \") | if . == \"\" then \"none\" else . end" "$1"; }
+snapshot() { for st in 200 503; do speech_buckets "$st" >"$work/$1-$st.txt"; done; }
+storm_hit_rate=$(calc "$hit_max * 1.5" 0)
+log "6a. hit storm: open loop at 1.5x the closed-loop maximum ($storm_hit_rate /s)"
+peak_reset "$api_pid"
+snapshot hit-before
+loadgen --mode open --rate "$storm_hit_rate" --mix hit=100 --timeout 5s --duration "${hit_open_secs}s" >"$work/storm-hit.json"
+snapshot hit-after
+storm_hit_ok=$(jq '.scenarios.hit.ok / .window_s' "$work/storm-hit.json")
+storm_hit_count=$(jq '.scenarios.hit.count' "$work/storm-hit.json")
+storm_hit_goodput=$(calc "$storm_hit_ok / $hit_max")
+storm_hit_bad=$(count_kind "$work/storm-hit.json" hit '500|504|timeout|connect')
+storm_hit_kinds=$(kinds "$work/storm-hit.json" hit)
+storm_hit_p99=$(storm_p99_ms 200 "$work/hit-before-200.txt" "$work/hit-after-200.txt")
+storm_hit_shed_p99=$(storm_p99_ms 503 "$work/hit-before-503.txt" "$work/hit-after-503.txt")
+storm_jobs_before=$(psql_db "SELECT count(*) FROM jobs")
+peak_storm[hits]=$(peak "$api_pid")
+storm_hit_jobs=$(( $(psql_db "SELECT count(*) FROM jobs") - storm_jobs_before ))
+log "   ok/s $storm_hit_ok ($storm_hit_goodput of max), errors: $storm_hit_kinds, p99 admitted $storm_hit_p99 ms"
+settle
+
+storm_miss_rate=$(calc "$engine_rate * 3" 0)
+log "6b. miss storm: open loop at 3x espeak-ng's own throughput ($storm_miss_rate /s)"
+peak_reset "$api_pid"
+snapshot miss-before
+loadgen --mode open --rate "$storm_miss_rate" --mix miss=100 --format wav --timeout 35s --duration "${miss_secs}s" >"$work/storm-miss.json"
+snapshot miss-after
+storm_miss_ok=$(jq '.scenarios.miss.ok / .window_s' "$work/storm-miss.json")
+storm_miss_count=$(jq '.scenarios.miss.count' "$work/storm-miss.json")
+storm_miss_goodput=$(calc "$storm_miss_ok / $engine_rate")
+storm_miss_bad=$(count_kind "$work/storm-miss.json" miss '500|timeout|connect')
+storm_miss_504=$(count_kind "$work/storm-miss.json" miss '504')
+storm_miss_kinds=$(kinds "$work/storm-miss.json" miss)
+storm_miss_shed_p99=$(storm_p99_ms 503 "$work/miss-before-503.txt" "$work/miss-after-503.txt")
+peak_storm[misses]=$(peak "$api_pid")
+log "   ok/s $storm_miss_ok ($storm_miss_goodput of espeak-ng), errors: $storm_miss_kinds, refusal p99 $storm_miss_shed_p99 ms"
+settle
+
 max_of() { printf '%s\n' "$@" | sort -g | tail -1; }
 api_hwm=$(max_of "${peak_api[@]}")
 worker_hwm=$(max_of "${peak_worker[@]}")
@@ -413,6 +467,14 @@ the load generator share its CPUs, as on a small single-node deployment.
 | 5 | /metrics render, 5,000 series | $(f2 "$render_ms") ms | < 5 ms | $(verdict "$render_ms < 5") |
 | 5 | Peak RSS, api | $(r1 "$api_hwm") MB | < 40 MB | $(verdict "$api_hwm < 40") |
 | 5 | Peak RSS, worker | $(r1 "$worker_hwm") MB | < 80 MB | $(verdict "$worker_hwm < 80") |
+| 6 | Hit storm at 1.5x max: successes / closed-loop max | $(f2 "$storm_hit_goodput") | ≥ 0.90 | $(verdict "$storm_hit_goodput >= 0.9") |
+| 6 | Hit storm: 500, 504 and time-outs | $storm_hit_bad | 0 | $(verdict "$storm_hit_bad == 0") |
+| 6 | Hit storm: p99 of admitted requests (api histogram) | $storm_hit_p99 ms | < 50 ms | $(verdict "$(known "$storm_hit_p99") < 50") |
+| 6 | Hit storm: jobs created | $storm_hit_jobs | 0 | $(verdict "$storm_hit_jobs == 0") |
+| 6 | Miss storm at 3x the engine: successes / espeak-ng alone | $(f2 "$storm_miss_goodput") | ≥ 0.80 | $(verdict "$storm_miss_goodput >= 0.8") |
+| 6 | Miss storm: 500s and time-outs (504s: $storm_miss_504) | $storm_miss_bad | 0 | $(verdict "$storm_miss_bad == 0") |
+| 6 | Miss storm: p99 of refusals (api histogram) | $storm_miss_shed_p99 ms | < 100 ms | $(verdict "$(known "$storm_miss_shed_p99") < 100") |
+| 6 | Peak RSS, api, during the storms | $(r1 "$(max_of "${peak_storm[hits]}" "${peak_storm[misses]}")") MB | < 100 MB | $(verdict "$(max_of "${peak_storm[hits]}" "${peak_storm[misses]}") < 100") |
 
 ## 1. Instrumentation overhead
 
@@ -510,6 +572,18 @@ Peak resident memory (VmHWM in /proc/PID/status, reset at the start of each phas
 | 2. hits at 70 % | ${peak_api[hits70]} MB | |
 | **Peak** (goals < 40 MB and < 80 MB) | **$(r1 "$api_hwm") MB** | **$(r1 "$worker_hwm") MB** |
 
+## 6. Overload storms
+
+Open loops (Poisson arrivals that do not wait for answers) above capacity, with admission
+control at its defaults. Latency of admitted requests and of refusals is read from the
+api's own \`http_server_request_duration_seconds\` for \`POST /v1/audio/speech\`, as the
+difference over the storm.
+
+| Storm | Offered | Requests | Successes/s | Goodput | Errors by kind | p99 admitted | p99 refused | Jobs created | api peak RSS |
+|---|---|---|---|---|---|---|---|---|---|
+| Cache hits at 1.5x the closed-loop max | $storm_hit_rate /s | $storm_hit_count | $(r1 "$storm_hit_ok") | $(f2 "$storm_hit_goodput") of max | $storm_hit_kinds | $storm_hit_p99 ms | $storm_hit_shed_p99 ms | $storm_hit_jobs | ${peak_storm[hits]} MB |
+| Distinct misses at 3x espeak-ng alone | $storm_miss_rate /s | $storm_miss_count | $(r1 "$storm_miss_ok") | $(f2 "$storm_miss_goodput") of espeak-ng | $storm_miss_kinds | | $storm_miss_shed_p99 ms | | ${peak_storm[misses]} MB |
+
 ## How to run
 
 \`\`\`sh
@@ -526,7 +600,7 @@ EOF
 mv "$out.tmp" "$out"
 
 # ---------------------------------------------------------------- self-check
-for section in "## 1. " "## 2. " "## 3. " "## 4. " "## 5. "; do
+for section in "## 1. " "## 2. " "## 3. " "## 4. " "## 5. " "## 6. "; do
   grep -q "^$section" "$out" || die "report lacks section $section"
 done
 if grep -qiw 'nan' "$out"; then die "report has a NaN figure: $out"; fi
