@@ -51,6 +51,11 @@ pub struct ApiConfig {
     /// `ORATOR_MAX_SYNC_WAITERS`, `ORATOR_ADMISSION_MAX_QUEUED_JOBS`,
     /// `ORATOR_ADMISSION_BACKLOG_POLL_MS`.
     pub admission: AdmissionConfig,
+    /// `ORATOR_HOT_CACHE_BYTES`: budget of the in-process audio cache in front of Redis
+    /// (0 disables it).
+    pub hot_cache_bytes: u64,
+    /// `ORATOR_HOT_CACHE_TTL_MS`: how long an entry stays in it.
+    pub hot_cache_ttl: Duration,
 }
 
 impl ApiConfig {
@@ -76,6 +81,8 @@ impl ApiConfig {
             faults: Faults::from_env()?,
             auth_cache_ttl: config::millis("ORATOR_AUTH_CACHE_TTL_MS", "5000")?,
             admission: admission()?,
+            hot_cache_bytes: config::parse("ORATOR_HOT_CACHE_BYTES", "8388608")?,
+            hot_cache_ttl: config::millis("ORATOR_HOT_CACHE_TTL_MS", "10000")?,
         })
     }
 }

@@ -9,6 +9,7 @@ use orator_core::{
     db::{self, api_keys},
     faults::FaultSwitch,
     gauges, health,
+    hot_cache::HotCache,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
     queue::{Broker, Relay, Topology},
     speech::Speech,
@@ -85,6 +86,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         relay,
         Completions::start(pool.clone()),
         admission.clone(),
+        HotCache::new(config.hot_cache_bytes, config.hot_cache_ttl),
         config.sync_timeout,
     );
     let redis_for_faults = redis.clone();

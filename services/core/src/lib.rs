@@ -13,6 +13,7 @@ pub mod faults;
 pub mod flight;
 pub mod gauges;
 pub mod health;
+pub mod hot_cache;
 pub mod metrics;
 pub mod queue;
 pub mod speech;

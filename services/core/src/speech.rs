@@ -15,6 +15,7 @@ use crate::{
     db::jobs::{self, Job, NewJob},
     domain::{JobMode, JobStatus, SpeechSpec},
     flight::SingleFlight,
+    hot_cache::HotCache,
     queue::Relay,
 };
 
@@ -88,6 +89,7 @@ pub struct Speech {
     completions: Completions,
     admission: Admission,
     flights: Arc<SingleFlight<Flight>>,
+    hot: HotCache,
     sync_timeout: Duration,
 }
 
@@ -99,6 +101,7 @@ impl Speech {
         relay: Relay,
         completions: Completions,
         admission: Admission,
+        hot: HotCache,
         sync_timeout: Duration,
     ) -> Self {
         metrics::describe_counter!(JOINED, "Sync cache misses that joined an identical job in flight.");
@@ -110,18 +113,28 @@ impl Speech {
             completions,
             admission,
             flights: Arc::default(),
+            hot,
             sync_timeout,
         }
     }
 
-    /// Audio for `spec` now: from the cache, or from a job this or an identical request
-    /// in flight created, waited for until the deadline.
+    /// Audio for `spec` now: from the in-process or the Redis cache, or from a job this or
+    /// an identical request in flight created, waited for until the deadline.
     pub async fn speak(&self, spec: &SpeechSpec, owner: Uuid) -> Result<Spoken, SpeechError> {
         let key = spec.cache_key();
+        if let Some(audio) = self.hot.get(&key) {
+            crate::cache::count_hit(audio.bytes.len());
+            return Ok(Spoken {
+                audio,
+                source: Source::Hit,
+            });
+        }
         match self.redis.get_audio(&key).await {
             Ok(Some(audio)) => {
+                let audio = Arc::new(audio);
+                self.hot.put(&key, audio.clone());
                 return Ok(Spoken {
-                    audio: Arc::new(audio),
+                    audio,
                     source: Source::Hit,
                 });
             }
@@ -140,8 +153,12 @@ impl Speech {
         if joined {
             metrics::counter!(JOINED).increment(1);
         }
+        let audio = audio?;
+        if !joined {
+            self.hot.put(&key, audio.clone());
+        }
         Ok(Spoken {
-            audio: audio?,
+            audio,
             source: if joined { Source::Joined } else { Source::Miss },
         })
     }
@@ -176,7 +193,7 @@ impl Speech {
         match (outcome.status.0, outcome.sample_rate, outcome.bytes) {
             (JobStatus::Succeeded, Some(rate), Some(bytes)) => Ok(Arc::new(CachedAudio {
                 sample_rate: rate as u32,
-                bytes,
+                bytes: bytes.into(),
             })),
             (status, ..) => Err(SpeechError::Failed(
                 outcome

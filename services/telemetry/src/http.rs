@@ -117,6 +117,18 @@ impl Drop for InFlight {
     }
 }
 
+/// Records, in the same duration histogram, a response given before [`instrument`]'s layer
+/// ran (load shedding in front of it): no span and no log line, so that refusing a request
+/// costs a small fraction of serving one, and the request still counts in every HTTP SLI.
+pub fn record_outside(method: &axum::http::Method, route: &str, status: u16, start: Instant) {
+    let labels = [
+        ("http_request_method", method_label(method).to_owned()),
+        ("http_route", route.to_owned()),
+        ("http_response_status_code", status.to_string()),
+    ];
+    metrics::histogram!(REQUEST_DURATION, &labels).record(start.elapsed().as_secs_f64());
+}
+
 /// Methods outside the standard set collapse into `_OTHER`, as the conventions say.
 fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method as M;

@@ -151,7 +151,7 @@ async fn store(ctx: &Context, job: &jobs::Job, audio: NewAudio, started: Instant
     // request must hit. Content-addressed audio is valid even if the commit then fails.
     let cached = CachedAudio {
         sample_rate: audio.sample_rate,
-        bytes: audio.bytes.clone(),
+        bytes: audio.bytes.clone().into(),
     };
     if let Err(e) = ctx.redis.put_audio(&job.cache_key, &cached, ctx.config.cache_ttl).await {
         tracing::warn!(job_id = %job.id, error = %e, "cache write failed");

@@ -66,14 +66,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), admin::inject_latency))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::admission::admit))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .with_state(state);
-    if instrumented {
+        .with_state(state.clone());
+    let routes = if instrumented {
         orator_telemetry::http::instrument(routes)
     } else {
         routes
-    }
+    };
+    // Outermost: a refusal costs no span, no log line, no Redis or database call.
+    routes.layer(middleware::from_fn_with_state(state, crate::admission::admit))
 }
 
 async fn not_found(uri: Uri) -> ApiError {

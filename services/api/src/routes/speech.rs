@@ -63,8 +63,13 @@ const SAMPLE_RATE: HeaderName = HeaderName::from_static("x-sample-rate");
 const CACHE: HeaderName = HeaderName::from_static("x-orator-cache");
 
 /// An audio answer; `X-Sample-Rate` matters most for raw `pcm`, which has no header.
-pub fn audio_response(format: AudioFormat, sample_rate: u32, bytes: Vec<u8>, cache: &'static str) -> Response {
-    let mut response = bytes.into_response();
+pub fn audio_response(
+    format: AudioFormat,
+    sample_rate: u32,
+    bytes: impl Into<bytes::Bytes>,
+    cache: &'static str,
+) -> Response {
+    let mut response = bytes.into().into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     headers.insert(SAMPLE_RATE, HeaderValue::from(sample_rate));
@@ -114,8 +119,7 @@ async fn create_speech(
     );
     let mut response = match outcome {
         Ok(Spoken { audio, source }) => {
-            let audio = std::sync::Arc::unwrap_or_clone(audio);
-            audio_response(spec.format, audio.sample_rate, audio.bytes, source.as_str())
+            audio_response(spec.format, audio.sample_rate, audio.bytes.clone(), source.as_str())
         }
         Err(e) => ApiError::from(e).into_response(),
     };
