@@ -56,6 +56,8 @@ pub struct ApiConfig {
     pub hot_cache_bytes: u64,
     /// `ORATOR_HOT_CACHE_TTL_MS`: how long an entry stays in it.
     pub hot_cache_ttl: Duration,
+    /// `ORATOR_MAX_CONNECTIONS`: open HTTP connections; beyond it new ones wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl ApiConfig {
@@ -83,6 +85,7 @@ impl ApiConfig {
             admission: admission()?,
             hot_cache_bytes: config::parse("ORATOR_HOT_CACHE_BYTES", "8388608")?,
             hot_cache_ttl: config::millis("ORATOR_HOT_CACHE_TTL_MS", "10000")?,
+            max_connections: config::positive("ORATOR_MAX_CONNECTIONS", "1024")? as usize,
         })
     }
 }
@@ -107,7 +110,7 @@ fn admission() -> Result<AdmissionConfig, ConfigError> {
             min,
             max,
             initial: 64,
-            latency_target: config::millis("ORATOR_ADMISSION_LATENCY_TARGET_MS", "50")?,
+            latency_target: config::millis("ORATOR_ADMISSION_LATENCY_TARGET_MS", "20")?,
             backoff: 0.9,
         },
         max_sync_waiters: config::positive("ORATOR_MAX_SYNC_WAITERS", "32")? as usize,

@@ -112,6 +112,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         .await
         .context("binding ORATOR_HTTP_ADDR")?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    let listener = crate::listener::Bounded::new(listener, config.max_connections);
     axum::serve(listener, app)
         .with_graceful_shutdown(orator_telemetry::shutdown::signal())
         .await?;

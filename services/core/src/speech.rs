@@ -227,11 +227,6 @@ impl Speech {
         }
         Ok(created)
     }
-
-    /// Identical sync misses being waited on now.
-    pub fn flights_in_progress(&self) -> usize {
-        self.flights.len()
-    }
 }
 
 /// The current request's trace context, stored with the job so the publish continues it.

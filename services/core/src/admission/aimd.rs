@@ -1,6 +1,9 @@
-//! An adaptive concurrency limit in the AIMD style of Netflix's concurrency-limits: the
-//! limit grows by about one for every `limit` requests answered within the latency target
-//! while the limit is in use, and shrinks by a factor when a request is slower than that.
+//! An adaptive concurrency limit in the AIMD style of Netflix's concurrency-limits, judged
+//! per window rather than per request: every window (one latency target long, and at least
+//! a few samples) the mean time requests held their slot is compared with the target. Above
+//! it, the limit shrinks by a factor; within it, and while the limit was what held work
+//! back, it grows by one. A single slow request says little at thousands a second (there is
+//! always a tail); the mean of a window says whether requests queue inside the process.
 //! Nothing waits: past the limit, [`Aimd::try_acquire`] says no at once.
 
 use std::{
@@ -42,12 +45,19 @@ struct Shared {
 
 #[derive(Debug)]
 struct State {
-    /// The limit with its fractional growth, of which `limit` is the floor.
+    /// The limit before rounding down.
     exact: f64,
-    /// Decreases are spaced by one latency target, so a burst of slow answers (all
-    /// caused by the same overload) takes the limit down once, not once per answer.
-    last_decrease: Option<Instant>,
+    /// When the current window started.
+    window_start: Instant,
+    /// Samples in the window and their total latency.
+    samples: u32,
+    total: Duration,
+    /// Whether work in flight reached half the limit during the window.
+    used: bool,
 }
+
+/// Fewer samples than this and a window is extended: a mean of two says nothing.
+const MIN_SAMPLES: u32 = 8;
 
 /// One admitted unit of work; dropping it gives the slot back without a latency sample.
 #[derive(Debug)]
@@ -75,7 +85,10 @@ impl Aimd {
                 limit: AtomicUsize::new(initial),
                 state: Mutex::new(State {
                     exact: initial as f64,
-                    last_decrease: None,
+                    window_start: Instant::now(),
+                    samples: 0,
+                    total: Duration::ZERO,
+                    used: false,
                 }),
             }),
         }
@@ -123,19 +136,27 @@ impl Shared {
     fn sample(&self, latency: Duration, now: Instant) {
         let c = &self.config;
         let mut state = self.state.lock().expect("aimd state poisoned");
-        if latency > c.latency_target {
-            let spaced = state
-                .last_decrease
-                .is_none_or(|at| now.duration_since(at) >= c.latency_target);
-            if spaced {
-                state.exact = (state.exact * c.backoff).max(c.min as f64);
-                state.last_decrease = Some(now);
-            }
-        } else if self.in_flight.load(Ordering::Relaxed) * 2 >= state.exact as usize {
-            // Grow only while the limit is what holds work back: an idle service learns
-            // nothing about its capacity.
-            state.exact = (state.exact + 1.0 / state.exact).min(c.max as f64);
+        state.samples += 1;
+        state.total += latency;
+        // Counted at each sample, this one's slot included (it is given back after).
+        state.used |= self.in_flight.load(Ordering::Relaxed) * 2 >= state.exact as usize;
+        if state.samples < MIN_SAMPLES || now.duration_since(state.window_start) < c.latency_target {
+            return;
         }
+        let mean = state.total / state.samples;
+        if mean > c.latency_target {
+            state.exact = (state.exact * c.backoff).max(c.min as f64);
+        } else if state.used {
+            // An idle service learns nothing about its capacity: grow only when used.
+            state.exact = (state.exact + 1.0).min(c.max as f64);
+        }
+        *state = State {
+            exact: state.exact,
+            window_start: now,
+            samples: 0,
+            total: Duration::ZERO,
+            used: false,
+        };
         self.limit.store(state.exact as usize, Ordering::Relaxed);
     }
 }
@@ -165,44 +186,53 @@ mod tests {
         assert!(aimd.try_acquire().is_some(), "a dropped slot is free again");
     }
 
+    /// Feeds one window of `n` samples of `latency` ending at `at`.
+    fn window(aimd: &Aimd, at: Instant, latency: Duration, n: u32) {
+        for _ in 0..n {
+            aimd.shared.sample(latency, at);
+        }
+    }
+
     #[test]
-    fn slow_answers_shrink_the_limit_once_per_target() {
+    fn a_slow_window_shrinks_the_limit_and_a_slow_tail_does_not() {
         let aimd = limiter(16);
-        let now = Instant::now();
-        aimd.shared.sample(Duration::from_millis(200), now);
+        let start = aimd.shared.state.lock().unwrap().window_start;
+        let ms = Duration::from_millis;
+        // A slow request in a fast window: the mean is within target.
+        window(&aimd, start + ms(60), ms(1), MIN_SAMPLES - 1);
+        aimd.shared.sample(ms(200), start + ms(60));
+        assert_eq!(aimd.limit(), 16, "one slow request among fast ones changes nothing");
+        window(&aimd, start + ms(120), ms(200), MIN_SAMPLES);
         assert_eq!(aimd.limit(), 8);
-        // Same burst: not taken down again.
-        aimd.shared
-            .sample(Duration::from_millis(200), now + Duration::from_millis(10));
+        // Too few samples: the window goes on.
+        window(&aimd, start + ms(200), ms(200), MIN_SAMPLES - 1);
         assert_eq!(aimd.limit(), 8);
-        aimd.shared
-            .sample(Duration::from_millis(200), now + Duration::from_millis(60));
+        aimd.shared.sample(ms(200), start + ms(200));
         assert_eq!(aimd.limit(), 4);
         for i in 0..10 {
-            aimd.shared
-                .sample(Duration::from_secs(1), now + Duration::from_secs(i + 1));
+            window(&aimd, start + ms(300 + 60 * i), Duration::from_secs(1), MIN_SAMPLES);
         }
         assert_eq!(aimd.limit(), 2, "never below the minimum");
     }
 
     #[test]
-    fn fast_answers_grow_the_limit_only_while_it_is_used() {
+    fn fast_windows_grow_the_limit_only_while_it_is_used() {
         let aimd = limiter(4);
-        for _ in 0..40 {
-            aimd.shared.sample(Duration::from_millis(1), Instant::now());
+        let start = aimd.shared.state.lock().unwrap().window_start;
+        let ms = Duration::from_millis;
+        for i in 1..=5 {
+            window(&aimd, start + ms(60 * i), ms(1), MIN_SAMPLES);
         }
         assert_eq!(aimd.limit(), 4, "idle: no growth");
         let held: Vec<_> = (0..4).map(|_| aimd.try_acquire().unwrap()).collect();
-        for _ in 0..40 {
-            aimd.shared.sample(Duration::from_millis(1), Instant::now());
+        for i in 6..=10 {
+            window(&aimd, start + ms(60 * i), ms(1), MIN_SAMPLES);
         }
-        assert!(aimd.limit() > 4 && aimd.limit() <= 20, "grew to {}", aimd.limit());
+        assert_eq!(aimd.limit(), 9, "one per used window");
         drop(held);
-        for _ in 0..10_000 {
-            let s = aimd.try_acquire();
+        for i in 11..=100 {
             let _busy: Vec<_> = (0..aimd.limit()).filter_map(|_| aimd.try_acquire()).collect();
-            drop(s);
-            aimd.shared.sample(Duration::from_millis(1), Instant::now());
+            window(&aimd, start + ms(60 * i), ms(1), MIN_SAMPLES);
         }
         assert_eq!(aimd.limit(), 20, "never above the ceiling");
     }

@@ -29,6 +29,9 @@ pub async fn connect(url: &str, max_connections: u32, create_database: bool) -> 
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // No ping per checkout (a round trip on every query): a connection that died is
+        // found by the query itself and dropped from the pool.
+        .test_before_acquire(false)
         .connect(url)
         .await
 }
