@@ -135,6 +135,9 @@ export ORATOR_QUEUE_PREFIX=$queue_prefix ORATOR_REDIS_PREFIX=$redis_prefix
 export ORATOR_BOOTSTRAP_API_KEY=$key OTEL_SDK_DISABLED=true
 # The per-key limit (600/min by default) would turn a benchmark into a 429 test.
 export ORATOR_RATE_LIMIT=1000000000
+# Acceptance (section 4) queues jobs with the worker stopped: the backlog bound would refuse
+# them after 600. Every other admission budget stays at its default.
+export ORATOR_ADMISSION_MAX_QUEUED_JOBS=1000000000
 unset RUST_LOG
 
 # Starts a binary in the background; its own PID (not a subshell's) goes to the variable $1.

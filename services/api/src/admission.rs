@@ -21,7 +21,7 @@ use orator_telemetry::http::UNMATCHED_ROUTE;
 
 use crate::{
     error::{ApiError, Shed},
-    routes::speech::WaitedForSynthesis,
+    routes::speech::NoLatencySample,
     state::AppState,
 };
 
@@ -53,8 +53,8 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
     if let Some(Shed(reason)) = extensions.get::<Shed>() {
         count(route.as_ref(), *reason);
         drop(slot);
-    } else if extensions.get::<WaitedForSynthesis>().is_some() {
-        // Its time was the engine's, not a sign of this process's load.
+    } else if extensions.get::<NoLatencySample>().is_some() {
+        // Its time was the engine's or PostgreSQL's, bounded by budgets of their own.
         drop(slot);
     } else {
         slot.complete();

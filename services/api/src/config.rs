@@ -85,14 +85,14 @@ impl ApiConfig {
             admission: admission()?,
             hot_cache_bytes: config::parse("ORATOR_HOT_CACHE_BYTES", "8388608")?,
             hot_cache_ttl: config::millis("ORATOR_HOT_CACHE_TTL_MS", "10000")?,
-            max_connections: config::positive("ORATOR_MAX_CONNECTIONS", "1024")? as usize,
+            max_connections: config::positive("ORATOR_MAX_CONNECTIONS", "512")? as usize,
         })
     }
 }
 
 /// Admission defaults, measured on 2 cores (docs/benchmarks.md): the in-flight limit starts
-/// at 64 and adapts between 8 and 256 on a 50 ms latency target (a cache hit takes about
-/// 1 ms, so 50 ms of holding time means requests are queueing inside the process); 32 sync
+/// at 64 and adapts between 8 and 256 on a 20 ms latency target (a cache hit takes about
+/// 1 ms, so a mean of 20 ms means requests are queueing inside the process); 32 sync
 /// waiters keep a worker of ~60 syntheses/s busy with every waiter answered within about
 /// half a second; 600 queued jobs is what such a worker finishes within the 10 s
 /// job-latency objective.

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::speech::{SpeechBody, audio_response, count_request};
+use super::speech::{NoLatencySample, SpeechBody, audio_response, count_request};
 use crate::{auth::Caller, error::ApiError, extract::ApiJson, state::AppState};
 
 /// Longest accepted `Idempotency-Key`.
@@ -163,6 +163,7 @@ async fn create_job(
     if !created {
         h.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
+    response.extensions_mut().insert(NoLatencySample);
     Ok(response)
 }
 

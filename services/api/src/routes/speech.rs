@@ -124,15 +124,16 @@ async fn create_speech(
         Err(e) => ApiError::from(e).into_response(),
     };
     if waited {
-        response.extensions_mut().insert(WaitedForSynthesis);
+        response.extensions_mut().insert(NoLatencySample);
     }
     Ok(response)
 }
 
-/// Marks a response whose latency includes waiting for a worker, so the adaptive
-/// in-flight limit does not read synthesis time as overload.
+/// Marks a response whose latency is not the api's own work: waiting for a worker (bounded
+/// by the sync-waiter budget) or a durable job commit (bounded by the backlog check). The
+/// adaptive in-flight limit learns only from the rest (hits, reads, listings).
 #[derive(Debug, Clone, Copy)]
-pub struct WaitedForSynthesis;
+pub struct NoLatencySample;
 
 /// Counts a speech request; the voice label is the OpenAI name or the base engine voice,
 /// so it stays bounded by the catalogue.
