@@ -109,6 +109,13 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
             400,
             "input",
         ),
+        (
+            "a NUL in the text",
+            with("input", json!("before\u{0}after")),
+            400,
+            "input",
+        ),
+        ("a control character", with("input", json!("bell\u{7}")), 400, "input"),
         ("unknown voice", with("voice", json!("robot")), 400, "voice"),
         (
             "unknown format",

@@ -32,10 +32,25 @@ impl InvalidInput {
 pub struct SpeechText(String);
 
 impl SpeechText {
-    /// Accepts `text` when it has content and at most `max_chars` characters.
+    /// Accepts `text` when it has content, at most `max_chars` characters and no control
+    /// characters other than tab and line breaks (PostgreSQL text cannot even hold NUL).
     pub fn parse(text: String, max_chars: usize) -> Result<Self, InvalidInput> {
         if text.trim().is_empty() {
             return Err(InvalidInput::new("input", "empty_input", "input must not be empty"));
+        }
+        if let Some((at, c)) = text
+            .chars()
+            .enumerate()
+            .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(InvalidInput::new(
+                "input",
+                "invalid_characters",
+                format!(
+                    "input holds the control character U+{:04X} at character {at}; only tab and line breaks are allowed",
+                    u32::from(c)
+                ),
+            ));
         }
         let chars = text.chars().count();
         if chars > max_chars {
@@ -288,6 +303,11 @@ mod tests {
     #[test]
     fn text_rules() {
         assert_eq!(SpeechText::parse("  ".into(), 10).unwrap_err().param, "input");
+        for bad in ["a\u{0}b", "bell\u{7}", "del\u{7f}", "c1\u{85}"] {
+            let err = SpeechText::parse(bad.into(), 100).unwrap_err();
+            assert_eq!((err.param, err.code), ("input", "invalid_characters"), "{bad:?}");
+        }
+        assert!(SpeechText::parse("two\nlines\r\n\tand a tab".into(), 100).is_ok());
         assert_eq!(SpeechText::parse("héllo".into(), 5).unwrap().chars(), 5);
         assert_eq!(
             SpeechText::parse("héllo!".into(), 5).unwrap_err().code,

@@ -97,6 +97,15 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
             return Disposition::Requeue;
         }
     };
+    if job.attempts > ctx.config.max_attempts as i32 {
+        // Claimed more often than allowed: the earlier attempts ended with their worker
+        // (killed, out of memory) before they could record a failure. Never run it again.
+        let error = format!(
+            "attempts exhausted: claimed {} times, the earlier attempts ended with their worker",
+            job.attempts
+        );
+        return give_up_or_retry(ctx, &job, &error, message.deadline_ms).await;
+    }
     let started = Instant::now();
     match jobs::finished_audio(&ctx.pool, &job.cache_key).await {
         // Another job already made this audio (identical request from another api process,
