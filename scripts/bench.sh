@@ -380,8 +380,8 @@ settle
 # Open loop above capacity. Latency of admitted requests (200) and of refusals (503) comes
 # from the api's own histogram for the speech route, as a delta over the storm: the load
 # generator's percentiles mix both.
-speech_buckets() {  # status → that series' buckets
-  curl -s "$api/metrics" | grep "^http_server_request_duration_seconds_bucket{http_request_method=\"POST\",http_route=\"/v1/audio/speech\",http_response_status_code=\"$1\""
+speech_buckets() {  # status → that series' buckets (none yet: nothing)
+  curl -s "$api/metrics" | grep "^http_server_request_duration_seconds_bucket{http_request_method=\"POST\",http_route=\"/v1/audio/speech\",http_response_status_code=\"$1\"" || true
 }
 storm_p99_ms() {  # status before-file after-file → p99 in ms over the storm, or n/a
   local q
