@@ -208,4 +208,16 @@ async fn listing_pages_through_the_callers_own_jobs() {
     let bad = api.request(Method::GET, "/v1/jobs?limit=0").send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert_eq!(bad.json::<Value>().await.unwrap()["error"]["param"], "limit");
+    // Values that do not even parse get the same JSON error shape, not plain text.
+    for query in ["limit=many", "after=not-a-job-id"] {
+        let bad = api
+            .request(Method::GET, &format!("/v1/jobs?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400, "{query}");
+        let error: Value = bad.json().await.expect("a JSON body");
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{query}");
+        assert_eq!(error["error"]["code"], "invalid_query", "{query}");
+    }
 }

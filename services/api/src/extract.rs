@@ -1,8 +1,8 @@
 //! Extractors whose rejections speak the API's error shape.
 
 use axum::{
-    extract::{FromRequest, Request, rejection::JsonRejection},
-    http::StatusCode,
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::{StatusCode, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
@@ -34,5 +34,24 @@ fn reject(rejection: JsonRejection) -> ApiError {
         status,
         code,
         message: rejection.body_text(),
+    }
+}
+
+/// `Query<T>` whose failures (a `limit` that is not a number, an `after` that is not a job
+/// id) are OpenAI-style JSON errors rather than axum's plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(rejection) => Err(ApiError::BadRequest {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_query",
+                message: rejection.body_text(),
+            }),
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -18,7 +18,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::speech::{NoLatencySample, SpeechBody, audio_response, count_request};
-use crate::{auth::Caller, error::ApiError, extract::ApiJson, state::AppState};
+use crate::{
+    auth::Caller,
+    error::ApiError,
+    extract::{ApiJson, ApiQuery},
+    state::AppState,
+};
 
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -178,7 +183,7 @@ async fn create_job(
 async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<JobList>, ApiError> {
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
