@@ -110,13 +110,7 @@ async fn create_speech(
         Err(_) => "failed",
     };
     count_request(&spec, JobMode::Sync, label);
-    let waited = !matches!(
-        &outcome,
-        Ok(Spoken {
-            source: Source::Hit,
-            ..
-        })
-    );
+    let waited = outcome.as_ref().map_or(true, |spoken| spoken.source != Source::Hit);
     let mut response = match outcome {
         Ok(Spoken { audio, source }) => {
             audio_response(spec.format, audio.sample_rate, audio.bytes.clone(), source.as_str())

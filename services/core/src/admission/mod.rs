@@ -164,12 +164,11 @@ impl Admission {
     /// A slot of the in-flight budget, or the refusal.
     pub fn enter(&self) -> Result<Slot, Rejection> {
         let slot = self.in_flight.try_acquire();
-        metrics::gauge!(IN_FLIGHT).set(self.in_flight.in_flight() as f64);
-        metrics::gauge!(LIMIT).set(self.in_flight.limit() as f64);
+        self.left();
         slot.ok_or(Rejection::new(Reason::InFlight, Duration::from_secs(1)))
     }
 
-    /// Publishes the in-flight gauge after a slot was given back.
+    /// Publishes the in-flight and limit gauges (after a slot was taken or given back).
     pub fn left(&self) {
         metrics::gauge!(IN_FLIGHT).set(self.in_flight.in_flight() as f64);
         metrics::gauge!(LIMIT).set(self.in_flight.limit() as f64);
