@@ -8,10 +8,18 @@
 #   5. routing: the cases in tests/routes.txt and every alerting rule under
 #      monitoring/prometheus/rules, with `amtool config routes test`;
 #   6. structure and inhibition rules (amtool cannot evaluate inhibition), in Python;
-#   7. live: Alertmanager started through entrypoint.sh delivers to a local webhook with the
-#      bearer token from the file, and does not deliver inhibited alerts.
-# Installs what it needs when missing (Debian: prometheus-alertmanager for amtool, busybox;
-# pip: PyYAML into .venv). Exits non-zero on the first failure; leaves no process running.
+#   7. web.yml (basic auth, bcrypt) passes `promtool check web-config` (amtool has no such
+#      check; the format is exporter-toolkit's, shared with Prometheus);
+#   8. live: Alertmanager started through entrypoint.sh with --web.config.file, as compose
+#      does, delivers to a local webhook with the bearer token from the file, and does not
+#      deliver inhibited alerts; it answers 401 without credentials or with a wrong password
+#      and 200 with the demo ones (curl, amtool); compose's healthcheck passes (busybox wget);
+#      a Prometheus with prometheus.yml's `alerting` block and `alertmanager` job delivers an
+#      alert and scrapes it, the same job without credentials gets 401; the commented TLS
+#      block of web.yml, uncommented, serves HTTPS.
+# Installs what it needs when missing (Debian: prometheus-alertmanager for amtool, busybox,
+# prometheus for promtool and the client side, openssl; pip: PyYAML into .venv). Exits
+# non-zero on the first failure; leaves no process running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +37,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 command -v busybox >/dev/null || missing+=(busybox)
+command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
@@ -43,12 +53,12 @@ CHECK="$PY $AM_DIR/tests/check_alertmanager.py"
 log "$(amtool --version 2>&1 | head -1)"
 
 tmp=$(mktemp -d)
-am_pid=
+pids=() # every server started here
 cleanup() {
-  if [ -n "$am_pid" ]; then
-    kill "$am_pid" 2>/dev/null || true
-    wait "$am_pid" 2>/dev/null || true
-  fi
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -56,7 +66,7 @@ trap cleanup EXIT
 # The official image runs entrypoint.sh with busybox sh and awk: do the same here, with a
 # PATH that holds nothing but busybox applets.
 mkdir "$tmp/busybox"
-for applet in sh awk cat dirname mv rm printf; do ln -s "$(command -v busybox)" "$tmp/busybox/$applet"; done
+for applet in sh awk cat dirname mv rm printf wget; do ln -s "$(command -v busybox)" "$tmp/busybox/$applet"; done
 render() { # render [VAR=value ...] -> stdout, with only the given environment
   env -i PATH="$tmp/busybox" "$@" "$tmp/busybox/sh" "$AM_DIR/entrypoint.sh" --render-only
 }
@@ -179,13 +189,33 @@ fi
 log "inhibition rules (Alertmanager semantics applied to $AM_DIR/tests/inhibit.yml)"
 $CHECK inhibit "$AM_DIR/alertmanager.yml" "$AM_DIR/tests/inhibit.yml"
 
-# --- 7. live -------------------------------------------------------------------------------------
-log "live: Alertmanager started by entrypoint.sh (busybox), webhook on a local receiver"
-read -r am_port sink_port < <($PY -c '
+# --- 7. web.yml -------------------------------------------------------------------------------
+log "promtool check web-config $AM_DIR/web.yml"
+promtool check web-config "$AM_DIR/web.yml" >"$tmp/web.out" 2>&1 || {
+  cat "$tmp/web.out" >&2
+  fail "promtool check web-config $AM_DIR/web.yml"
+}
+ok "$AM_DIR/web.yml"
+
+# --- 8. live -------------------------------------------------------------------------------------
+log "live: Alertmanager started by entrypoint.sh (busybox) with --web.config.file, webhook on a local receiver"
+read -r am_port sink_port prom_port tls_port < <($PY -c '
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
+user=$($PY -c 'import sys, yaml; print(*yaml.safe_load(open(sys.argv[1]))["basic_auth_users"])' "$AM_DIR/web.yml")
+password=$(tr -d '\n' <monitoring/secrets/alertmanager-password)
+status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" || true; }
+wait_listening() { # wait_listening PID URL LOG: until URL answers at all (401 counts)
+  for _ in $(seq 1 50); do
+    [ "$(status -k "$2")" = 000 ] || return 0
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$3" >&2
+  fail "nothing listens at $2"
+}
 token="check-token-$RANDOM$RANDOM"
 mkdir "$tmp/run"
 env -i PATH="$tmp/busybox" \
@@ -195,26 +225,126 @@ env -i PATH="$tmp/busybox" \
   ORATOR_WEBHOOK_TOKEN="$token" \
   "$tmp/busybox/sh" "$AM_DIR/entrypoint.sh" \
   --storage.path="$tmp/run/data" --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= \
+  --web.config.file="$PWD/$AM_DIR/web.yml" \
   >"$tmp/am.log" 2>&1 &
 am_pid=$! # env, then sh, exec into Alertmanager: one PID
+pids+=("$am_pid")
+base="http://127.0.0.1:$am_port"
 for _ in $(seq 1 50); do
-  curl -fs "http://127.0.0.1:$am_port/-/ready" >/dev/null 2>&1 && break
+  curl -fs -u "$user:$password" "$base/-/ready" >/dev/null 2>&1 && break
   kill -0 "$am_pid" 2>/dev/null || break
   sleep 0.2
 done
-curl -fs "http://127.0.0.1:$am_port/-/ready" >/dev/null || {
+curl -fs -u "$user:$password" "$base/-/ready" >/dev/null || {
   cat "$tmp/am.log" >&2
-  fail "Alertmanager did not start through entrypoint.sh"
+  fail "Alertmanager did not start through entrypoint.sh (or refuses $user with monitoring/secrets/alertmanager-password)"
 }
-ok "started (pid $am_pid) from $tmp/run/alertmanager.yml"
+ok "started (pid $am_pid) from $tmp/run/alertmanager.yml, web config $AM_DIR/web.yml"
 [ "$(stat -c %a "$tmp/run/webhook-token")" = 600 ] || fail "token file is not mode 600"
 ! grep -q "$token" "$tmp/run/alertmanager.yml" || fail "the token leaked into the rendered configuration"
 ok "ORATOR_WEBHOOK_TOKEN written to a mode-600 file, absent from the configuration"
-$CHECK live "http://127.0.0.1:$am_port" "$sink_port" "$token" || {
+$CHECK live "http://$user:$password@127.0.0.1:$am_port" "$sink_port" "$token" || {
   tail -20 "$tmp/am.log" >&2
   fail "live check"
 }
-kill "$am_pid"
-wait "$am_pid" 2>/dev/null || true
-am_pid=
+
+log "live: basic auth (user $user, password from monitoring/secrets/alertmanager-password)"
+for path in /-/ready /api/v2/status /metrics; do
+  [ "$(status "$base$path")" = 401 ] || fail "$path without credentials: $(status "$base$path"), expected 401"
+  [ "$(status -u "$user:wrong-$password" "$base$path")" = 401 ] || fail "$path with a wrong password is not refused"
+  [ "$(status -u "$user:$password" "$base$path")" = 200 ] \
+    || fail "$path with the demo credentials: $(status -u "$user:$password" "$base$path"), expected 200"
+done
+ok "/-/ready, /api/v2/status, /metrics: 401 without credentials or with a wrong password, 200 with them"
+amtool --alertmanager.url="http://$user:$password@127.0.0.1:$am_port" alert query >/dev/null 2>&1 \
+  || fail "amtool with credentials in --alertmanager.url"
+! amtool --alertmanager.url="$base" alert query >/dev/null 2>&1 || fail "amtool without credentials was let in"
+ok "amtool: --alertmanager.url=http://$user:…@host works, without credentials refused"
+healthcheck=$($PY - "$PWD/monitoring/secrets/" "$am_port" <<'PYTHON'
+import sys, yaml
+secrets, port = sys.argv[1:]
+test = yaml.safe_load(open("docker-compose.yml"))["services"]["alertmanager"]["healthcheck"]["test"]
+assert test[0] == "CMD-SHELL", f"expected a CMD-SHELL healthcheck, got {test}"
+# compose turns $$ into $; the secrets are at /run/secrets; the port is compose's 9093.
+print(test[1].replace("$$", "$").replace("/run/secrets/", secrets).replace("127.0.0.1:9093", f"127.0.0.1:{port}"))
+PYTHON
+)
+env -i PATH="$tmp/busybox" sh -c "$healthcheck" || fail "compose's healthcheck fails: $healthcheck"
+! env -i PATH="$tmp/busybox" wget -q -O /dev/null "$base/-/ready" 2>/dev/null || fail "wget without credentials passed"
+ok "compose's healthcheck passes (busybox wget, password from the secret file); without credentials it fails"
+
+log "live: Prometheus with prometheus.yml's alerting block and alertmanager job (basic auth)"
+$PY - "$tmp" "$PWD/monitoring/secrets/" "$am_port" <<'PYTHON' || fail "could not build the Prometheus configuration"
+import json, sys, yaml
+tmp, secrets, port = sys.argv[1:]
+prom = yaml.safe_load(open("monitoring/prometheus/prometheus.yml"))
+local = lambda block: json.loads(json.dumps(block).replace("/run/secrets/", secrets))
+here = {"static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+ams = [local({k: v for k, v in am.items() if k != "static_configs"}) | here
+       for am in prom["alerting"]["alertmanagers"]]
+job = next(j for j in prom["scrape_configs"] if j["job_name"] == "alertmanager")
+scrape = local({k: v for k, v in job.items() if k != "static_configs"}) | here
+bare = {"job_name": "alertmanager-without-auth"} | here
+rules = {"groups": [{"name": "auth-check", "rules": [
+    {"alert": "AlertmanagerAuthCheck", "expr": "vector(1)", "labels": {"severity": "ticket"}}]}]}
+yaml.safe_dump(rules, open(f"{tmp}/auth-rules.yml", "w"))
+yaml.safe_dump({"global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+                "alerting": {"alertmanagers": ams}, "rule_files": [f"{tmp}/auth-rules.yml"],
+                "scrape_configs": [scrape, bare]}, open(f"{tmp}/prometheus.yml", "w"), sort_keys=False)
+PYTHON
+promtool check config "$tmp/prometheus.yml" >"$tmp/promtool.out" 2>&1 || {
+  cat "$tmp/promtool.out" >&2
+  fail "the Prometheus configuration"
+}
+prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prom-data" \
+  --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prom.log" 2>&1 &
+pids+=($!)
+wait_listening "${pids[-1]}" "http://127.0.0.1:$prom_port/-/ready" "$tmp/prom.log"
+$PY - "http://127.0.0.1:$prom_port" "http://$user:$password@127.0.0.1:$am_port" <<'PYTHON' || {
+import json, sys, time, urllib.request
+sys.path.insert(0, "monitoring/alertmanager/tests")
+from check_alertmanager import split_credentials
+prom, (am, auth) = sys.argv[1], split_credentials(sys.argv[2])
+def get(url, headers={}):
+    return json.load(urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5))
+deadline = time.time() + 30
+while True:
+    names = {a["labels"]["alertname"] for a in get(f"{am}/api/v2/alerts", auth)}
+    targets = {t["labels"]["job"]: (t["health"], t["lastError"])
+               for t in get(f"{prom}/api/v1/targets")["data"]["activeTargets"]}
+    health = {job: h for job, (h, _) in targets.items()}
+    if "AlertmanagerAuthCheck" in names and health == {"alertmanager": "up", "alertmanager-without-auth": "down"} \
+            and "401" in targets["alertmanager-without-auth"][1]:
+        break
+    if time.time() > deadline:
+        sys.exit(f"  alerts in Alertmanager {sorted(names)}, Prometheus targets {targets}")
+    time.sleep(0.5)
+print("  ok  Prometheus delivered AlertmanagerAuthCheck through alerting.alertmanagers' basic_auth")
+print(f"  ok  job alertmanager up; the same without credentials down ({targets['alertmanager-without-auth'][1]})")
+PYTHON
+  tail -20 "$tmp/prom.log" >&2
+  fail "Prometheus -> Alertmanager with basic auth"
+}
+
+log "live: the commented TLS block of $AM_DIR/web.yml, uncommented"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+  -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1 || fail "openssl could not make a test certificate"
+awk -v crt="$tmp/tls.crt" -v key="$tmp/tls.key" '
+  /^# tls_server_config:$/ { on = 1 }
+  !/^#/ { on = 0 }   # the block ends at the first line that is not a comment
+  on { sub(/^# /, ""); sub(/cert_file: .*/, "cert_file: " crt); sub(/key_file: .*/, "key_file: " key) }
+  { print }' "$AM_DIR/web.yml" >"$tmp/web-tls.yml"
+grep -q '^tls_server_config:' "$tmp/web-tls.yml" || fail "$AM_DIR/web.yml has no commented '# tls_server_config:' block"
+promtool check web-config "$tmp/web-tls.yml" >/dev/null 2>&1 || fail "web.yml with its TLS block uncommented"
+prometheus-alertmanager --config.file="$tmp/run/alertmanager.yml" --storage.path="$tmp/tls-data" \
+  --web.listen-address="127.0.0.1:$tls_port" --cluster.listen-address= --web.config.file="$tmp/web-tls.yml" \
+  >"$tmp/am-tls.log" 2>&1 &
+pids+=($!)
+wait_listening "${pids[-1]}" "https://127.0.0.1:$tls_port/-/ready" "$tmp/am-tls.log"
+tls="https://127.0.0.1:$tls_port/api/v2/status"
+[ "$(status --cacert "$tmp/tls.crt" -u "$user:$password" "$tls")" = 200 ] || fail "HTTPS with credentials is not 200"
+[ "$(status --cacert "$tmp/tls.crt" "$tls")" = 401 ] || fail "HTTPS without credentials is not 401"
+[ "$(status -u "$user:$password" "http://127.0.0.1:$tls_port/api/v2/status")" = 400 ] || fail "plain HTTP is not refused"
+ok "HTTPS 200 with credentials, 401 without, plain HTTP 400"
 log "all Alertmanager checks passed"

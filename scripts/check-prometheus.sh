@@ -1,26 +1,39 @@
 #!/usr/bin/env bash
 # Checks the Prometheus part of the monitoring stack, offline:
 #   1. promtool check config   monitoring/prometheus/prometheus.yml (on a copy whose
-#                              rule_files point into the repo instead of /etc/prometheus)
+#                              rule_files and /run/secrets files point into the repo)
+#      promtool check web-config monitoring/prometheus/web.yml
 #   2. promtool check rules    monitoring/prometheus/rules/*.yml
 #   3. promtool test rules     monitoring/prometheus/tests/*.yml (unit tests)
 #   4. conventions (python):   labels/annotations of every alert, one runbook per alert,
 #                              a firing and a quiet test per alert, every recording rule
 #                              tested, metric and label names as in monitoring/metrics.yaml,
-#                              scrape job names as agreed.
-# Installs what it needs when missing (Debian's `prometheus` for promtool, PyYAML into
-# .venv). Exits non-zero on the first failing step. Leaves no process behind.
+#                              scrape job names as agreed, credentials on the jobs that
+#                              need them (orator-*: bearer token; prometheus, alertmanager
+#                              and alerting: basic auth).
+#   5. live: Debian's Prometheus with --web.config.file=monitoring/prometheus/web.yml answers
+#      401 without credentials (or with a wrong password) and 200 with the demo ones; the real
+#      jobs' credentials scrape it and a bearer-protected /metrics, the same jobs without them
+#      get 401; compose's healthcheck command passes (busybox wget); the commented TLS block
+#      of web.yml, uncommented, serves HTTPS.
+# Installs what it needs when missing (Debian's `prometheus` for promtool, busybox, PyYAML
+# into .venv). Exits non-zero on the first failing step. Leaves no process behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[check-prometheus] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v promtool >/dev/null 2>&1; then
-  log "installing Debian's prometheus package (provides promtool)"
+missing=()
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v busybox >/dev/null 2>&1 || missing+=(busybox)  # the images' wget, for the healthcheck
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # a test certificate
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} (Debian; prometheus provides promtool)"
   as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+  # Debian does not start services in containers; the package's own daemon stays stopped.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends prometheus >/dev/null
+    --no-install-recommends "${missing[@]}" >/dev/null
 fi
 log "$(promtool --version 2>&1 | head -1)"
 
@@ -34,16 +47,29 @@ else
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 log "promtool check config monitoring/prometheus/prometheus.yml"
-# Compose mounts the rules at /etc/prometheus/rules; point a copy at the repo instead.
+# Compose mounts the rules at /etc/prometheus/rules and the secrets at /run/secrets; point a
+# copy at the repo instead (promtool then also finds the credentials files).
 # (The DNS names in the config are not resolved by check config.)
-sed "s#/etc/prometheus/rules/#$PWD/monitoring/prometheus/rules/#" \
+sed -e "s#/etc/prometheus/rules/#$PWD/monitoring/prometheus/rules/#" \
+    -e "s#/run/secrets/#$PWD/monitoring/secrets/#" \
   monitoring/prometheus/prometheus.yml >"$tmp/prometheus.yml"
 grep -q "$PWD/monitoring/prometheus/rules/" "$tmp/prometheus.yml" \
   || { log "rule_files does not point at /etc/prometheus/rules/"; exit 1; }
 promtool check config "$tmp/prometheus.yml"
+
+log "promtool check web-config monitoring/prometheus/web.yml"
+promtool check web-config monitoring/prometheus/web.yml
 
 log "promtool check rules monitoring/prometheus/rules/*.yml"
 promtool check rules monitoring/prometheus/rules/*.yml
@@ -230,6 +256,24 @@ for sc in prom["scrape_configs"]:
 if jobs != JOBS:
     fail(f"prometheus.yml: job labels {sorted(jobs)} differ from the agreed {sorted(JOBS)}")
 
+# Credentials: Orator's /metrics wants the bearer token (ORATOR_METRICS_TOKEN), Prometheus
+# and Alertmanager basic auth (their web.yml). Always from files under /run/secrets/.
+def secret_file(path):
+    return isinstance(path, str) and path.startswith("/run/secrets/")
+for sc in prom["scrape_configs"]:
+    job, auth, basic = sc["job_name"], sc.get("authorization") or {}, sc.get("basic_auth") or {}
+    if job.startswith("orator-"):
+        if auth.get("type", "Bearer") != "Bearer" or not secret_file(auth.get("credentials_file")):
+            fail(f"prometheus.yml job {job}: needs authorization: {{type: Bearer, credentials_file: /run/secrets/...}}")
+    if job in ("prometheus", "alertmanager"):
+        if not basic.get("username") or not secret_file(basic.get("password_file")):
+            fail(f"prometheus.yml job {job}: needs basic_auth with username and password_file: /run/secrets/...")
+    if "password" in basic or "credentials" in auth or "bearer_token" in sc:
+        fail(f"prometheus.yml job {job}: a literal secret; use password_file/credentials_file")
+ams = (prom.get("alerting") or {}).get("alertmanagers") or []
+if not ams or not all((am.get("basic_auth") or {}).get("username") and secret_file((am.get("basic_auth") or {}).get("password_file")) for am in ams):
+    fail("prometheus.yml: alerting.alertmanagers need basic_auth with username and password_file: /run/secrets/...")
+
 n_alert_rules = sum(len(r) for r in alerts.values())
 print(f"  {len(alerts)} alerts ({n_alert_rules} rules), {len(records)} recording rules, "
       f"{sum(firing.values())} firing and {sum(quiet.values())} quiet alert tests, "
@@ -241,5 +285,141 @@ if errors:
     sys.exit(1)
 print("  conventions OK")
 PYTHON
+
+# ---------------------------------------------------------------- live
+log "live: Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') with --web.config.file=monitoring/prometheus/web.yml"
+user=$("$PY" -c 'import yaml; print(*yaml.safe_load(open("monitoring/prometheus/web.yml"))["basic_auth_users"])')
+password=$(tr -d '\n' <monitoring/secrets/prometheus-password)
+token=$(tr -d '\n' <monitoring/secrets/metrics-token)
+read -r port sink_port tls_port < <("$PY" -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+failed() { log "FAIL: $*"; tail -20 "$tmp"/prom*.log >&2 2>/dev/null || true; exit 1; }
+status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" || true; }
+start_prometheus() { # start_prometheus NAME PORT CONFIG WEB_CONFIG [URL]: background, waits until it listens
+  local name=$1 p=$2 url=${5:-http://127.0.0.1:$2}
+  prometheus --config.file="$3" --web.config.file="$4" --storage.tsdb.path="$tmp/$name-data" \
+    --web.listen-address="127.0.0.1:$p" >"$tmp/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 50); do
+    [ "$(status -k "$url/-/ready")" = 000 ] || return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.2
+  done
+  failed "Prometheus ($name) did not start"
+}
+
+# The scrape jobs whose credentials matter, from prometheus.yml, pointed at local targets:
+# Prometheus itself, and a stand-in for Orator's /metrics that wants the bearer token.
+"$PY" - "$tmp/live.yml" "$PWD/monitoring/secrets/" "$port" "$sink_port" <<'PYTHON'
+import json, sys, yaml
+out, secrets, port, sink = sys.argv[1:]
+prom = yaml.safe_load(open("monitoring/prometheus/prometheus.yml"))
+jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+def local(job, name, target, auth=True):
+    j = {"job_name": name, "static_configs": [{"targets": [target]}]}
+    for key in ("basic_auth", "authorization"):
+        if auth and key in job:
+            j[key] = json.loads(json.dumps(job[key]).replace("/run/secrets/", secrets))
+    return j
+scrapes = [
+    local(jobs["prometheus"], "prometheus", f"127.0.0.1:{port}"),
+    local(jobs["prometheus"], "prometheus-without-auth", f"127.0.0.1:{port}", auth=False),
+    local(jobs["orator-api"], "orator-api", f"127.0.0.1:{sink}"),
+    local(jobs["orator-worker"], "orator-worker", f"127.0.0.1:{sink}"),
+    local(jobs["orator-api"], "orator-without-token", f"127.0.0.1:{sink}", auth=False),
+]
+yaml.safe_dump({"global": {"scrape_interval": "1s", "scrape_timeout": "1s"}, "scrape_configs": scrapes},
+               open(out, "w"), sort_keys=False)
+PYTHON
+promtool check config "$tmp/live.yml" >/dev/null || failed "the live configuration"
+
+# Orator's /metrics as ORATOR_METRICS_TOKEN makes it: 401 without the bearer token.
+"$PY" - "$sink_port" "$token" >"$tmp/sink.log" 2>&1 <<'PYTHON' &
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+port, token = int(sys.argv[1]), sys.argv[2]
+class Metrics(BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.path == "/metrics" and self.headers.get("Authorization") == f"Bearer {token}"
+        body = b"orator_check_up 1\n" if ok else b"unauthorized\n"
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", port), Metrics).serve_forever()
+PYTHON
+pids+=($!)
+start_prometheus prom "$port" "$tmp/live.yml" monitoring/prometheus/web.yml
+base="http://127.0.0.1:$port"
+for path in /-/ready /api/v1/status/buildinfo /metrics; do
+  [ "$(status "$base$path")" = 401 ] || failed "$path without credentials: $(status "$base$path"), expected 401"
+  [ "$(status -u "$user:wrong-$password" "$base$path")" = 401 ] || failed "$path with a wrong password is not refused"
+  [ "$(status -u "$user:$password" "$base$path")" = 200 ] || failed "$path with $user and monitoring/secrets/prometheus-password: $(status -u "$user:$password" "$base$path"), expected 200"
+done
+printf '  ok  /-/ready, /api/v1/status/buildinfo, /metrics: 401 without credentials or with a wrong password, 200 as %s\n' "$user"
+
+# Scrapes: with the jobs' credentials up, without them refused with 401.
+"$PY" - "$base" "$user" "$password" <<'PYTHON' || failed "scrapes with and without credentials"
+import base64, json, sys, time, urllib.request
+base, user, password = sys.argv[1:]
+auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+want = {"prometheus": "up", "orator-api": "up", "orator-worker": "up",
+        "prometheus-without-auth": "down", "orator-without-token": "down"}
+deadline = time.time() + 20
+while True:
+    req = urllib.request.Request(f"{base}/api/v1/targets", headers={"Authorization": auth})
+    targets = json.load(urllib.request.urlopen(req, timeout=5))["data"]["activeTargets"]
+    got = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in targets}
+    done = all(got.get(job, ("unknown",))[0] == health for job, health in want.items())
+    refused = all("401" in got[job][1] for job, health in want.items() if health == "down") if done else False
+    if done and refused:
+        break
+    if time.time() > deadline:
+        sys.exit(f"  FAIL targets: {got}, expected {want} (down ones with 401)")
+    time.sleep(0.5)
+for job, health in want.items():
+    print(f"  ok  job {job}: {health}" + (f" ({got[job][1]})" if health == "down" else ""))
+PYTHON
+
+# docker-compose.yml's healthcheck, run by busybox (the image's sh and wget) on this instance.
+mkdir "$tmp/busybox"
+for applet in sh wget cat; do ln -s "$(command -v busybox)" "$tmp/busybox/$applet"; done
+healthcheck=$("$PY" - "$PWD/monitoring/secrets/" "$port" <<'PYTHON'
+import sys, yaml
+secrets, port = sys.argv[1:]
+test = yaml.safe_load(open("docker-compose.yml"))["services"]["prometheus"]["healthcheck"]["test"]
+assert test[0] == "CMD-SHELL", f"expected a CMD-SHELL healthcheck, got {test}"
+# compose turns $$ into $; the secrets are at /run/secrets; the port is compose's 9090.
+print(test[1].replace("$$", "$").replace("/run/secrets/", secrets).replace("127.0.0.1:9090", f"127.0.0.1:{port}"))
+PYTHON
+)
+env -i PATH="$tmp/busybox" sh -c "$healthcheck" || failed "compose's healthcheck fails: $healthcheck"
+! env -i PATH="$tmp/busybox" wget -q -O /dev/null "$base/-/ready" 2>/dev/null || failed "wget without credentials passed"
+printf "  ok  compose's healthcheck passes (busybox wget, password from the secret file); without credentials it fails\n"
+
+# The commented TLS block of web.yml, uncommented, with a self-signed certificate.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+  -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1 || failed "openssl could not make a test certificate"
+awk -v crt="$tmp/tls.crt" -v key="$tmp/tls.key" '
+  /^# tls_server_config:$/ { on = 1 }
+  !/^#/ { on = 0 }   # the block ends at the first line that is not a comment
+  on { sub(/^# /, ""); sub(/cert_file: .*/, "cert_file: " crt); sub(/key_file: .*/, "key_file: " key) }
+  { print }' monitoring/prometheus/web.yml >"$tmp/web-tls.yml"
+grep -q '^tls_server_config:' "$tmp/web-tls.yml" || failed "web.yml has no commented '# tls_server_config:' block"
+promtool check web-config "$tmp/web-tls.yml" >/dev/null 2>&1 || failed "web.yml with its TLS block uncommented"
+printf 'global: {}\n' >"$tmp/empty.yml"
+start_prometheus prom-tls "$tls_port" "$tmp/empty.yml" "$tmp/web-tls.yml" "https://127.0.0.1:$tls_port"
+tls="https://127.0.0.1:$tls_port/api/v1/status/buildinfo"
+[ "$(status --cacert "$tmp/tls.crt" -u "$user:$password" "$tls")" = 200 ] || failed "HTTPS with credentials is not 200"
+[ "$(status --cacert "$tmp/tls.crt" "$tls")" = 401 ] || failed "HTTPS without credentials is not 401"
+[ "$(status -u "$user:$password" "http://127.0.0.1:$tls_port/api/v1/status/buildinfo")" = 400 ] || failed "plain HTTP is not refused"
+printf '  ok  TLS block uncommented: HTTPS 200 with credentials, 401 without, plain HTTP 400\n'
 
 log "all Prometheus checks passed"

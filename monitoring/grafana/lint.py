@@ -216,6 +216,15 @@ def check_provisioning(report: Report) -> dict[str, dict]:
         report.error(where, "elasticsearch.dataLinks must link field trace_id to the jaeger datasource")
     if by_uid.get("alertmanager", {}).get("jsonData", {}).get("implementation") != "prometheus":
         report.error(where, "alertmanager.jsonData.implementation must be prometheus")
+    # Prometheus and Alertmanager require basic auth (their web.yml); the password comes from
+    # a file, never written here. scripts/check-compose.sh checks it against the bcrypt hash.
+    for uid in ("prometheus", "alertmanager"):
+        ds = by_uid.get(uid, {})
+        password = str((ds.get("secureJsonData") or {}).get("basicAuthPassword", ""))
+        if ds.get("basicAuth") is not True or not ds.get("basicAuthUser"):
+            report.error(where, f"{uid}: needs basicAuth: true and a basicAuthUser")
+        if not re.fullmatch(r"\$__file\{/[^}]+\}", password):
+            report.error(where, f"{uid}: secureJsonData.basicAuthPassword must be $__file{{/path}}, not a literal")
 
     prov = yaml.safe_load(PROVIDERS.read_text(encoding="utf-8"))
     providers = prov.get("providers", [])

@@ -14,15 +14,18 @@ Run by scripts/check-alertmanager.sh:
   check_alertmanager.py live AM_URL RECEIVER_PORT TOKEN
       against a running Alertmanager whose webhook points at 127.0.0.1:RECEIVER_PORT:
       posts alerts, and checks what the webhook receives (bearer token, inhibition).
+      AM_URL may carry basic-auth credentials (http://user:password@host:port).
 
 Exit status 1 on the first failed check, with a message saying which.
 """
 
+import base64
 import json
 import re
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -229,7 +232,19 @@ def cmd_rule_alerts(rules_dir):
 # --- live check against a running Alertmanager ----------------------------------------------
 
 
+def split_credentials(url):
+    """(url without userinfo, headers with Basic auth if the url had some)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    user, password = urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return parts._replace(netloc=netloc).geturl(), {"Authorization": f"Basic {auth}"}
+
+
 def cmd_live(am_url, receiver_port, token):
+    am_url, auth = split_credentials(am_url)
     received = []  # (authorization header, alert labels, status)
     lock = threading.Lock()
 
@@ -265,14 +280,15 @@ def cmd_live(am_url, receiver_port, token):
     key = lambda labels: (labels["alertname"], labels["severity"])
     req = urllib.request.Request(
         f"{am_url}/api/v2/alerts", data=json.dumps(delivered + muted).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
+        headers={"Content-Type": "application/json", **auth}, method="POST")
     urllib.request.urlopen(req, timeout=10).read()
     ok(f"posted {len(delivered) + len(muted)} alerts to {am_url}")
 
     # Alertmanager marks muted alerts in its API as soon as it evaluates them.
     deadline = time.time() + 15
     while True:
-        alerts = json.load(urllib.request.urlopen(f"{am_url}/api/v2/alerts", timeout=10))
+        alerts = json.load(urllib.request.urlopen(
+            urllib.request.Request(f"{am_url}/api/v2/alerts", headers=auth), timeout=10))
         state = {key(a["labels"]): bool(a["status"]["inhibitedBy"]) for a in alerts}
         want = {key(a["labels"]): False for a in delivered} | {key(a["labels"]): True for a in muted}
         if state == want:

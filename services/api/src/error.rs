@@ -10,6 +10,7 @@ use axum::{
 use orator_core::{
     admission::{Reason, Rejection},
     domain::InvalidInput,
+    failure::StoredFailure,
     speech::SpeechError,
 };
 use serde::Serialize;
@@ -39,6 +40,9 @@ pub enum ApiError {
     /// The resource is not in a state that allows this.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The resource existed and was removed.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// Refused before any work: overloaded, or the backlog is too long.
     #[error(transparent)]
     Overloaded(Rejection),
@@ -47,9 +51,12 @@ pub enum ApiError {
         "speech was not ready within {0:?}; retry later (the audio is cached if synthesis finishes) or use POST /v1/jobs"
     )]
     Timeout(Duration),
-    /// Synthesis failed for good.
-    #[error("synthesis failed: {0}")]
-    SynthesisFailed(String),
+    /// Synthesis failed for good (the code says why; the detail is in the worker's logs).
+    #[error("{}", .0.message)]
+    SynthesisFailed(StoredFailure),
+    /// The request was understood but conflicts with an earlier one.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// A dependency failed.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -60,7 +67,11 @@ impl From<SpeechError> for ApiError {
         match e {
             SpeechError::Overloaded(r) => Self::Overloaded(r),
             SpeechError::Timeout(d) => Self::Timeout(d),
-            SpeechError::Failed(message) => Self::SynthesisFailed(message),
+            SpeechError::Failed(failure) => Self::SynthesisFailed(failure),
+            e @ SpeechError::KeyReused(_) => Self::Unprocessable {
+                code: "idempotency_key_reused",
+                message: e.to_string(),
+            },
             SpeechError::Db(e) => Self::Internal(anyhow::anyhow!("{e}")),
         }
     }
@@ -89,11 +100,11 @@ pub struct ErrorDetail {
     kind: &'static str,
     message: String,
     param: Option<&'static str>,
-    code: Option<&'static str>,
+    code: Option<String>,
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>, Option<&'static str>) {
+    fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>, Option<&str>) {
         use StatusCode as S;
         match self {
             Self::Invalid(e) => (S::BAD_REQUEST, "invalid_request_error", Some(e.param), Some(e.code)),
@@ -107,9 +118,15 @@ impl ApiError {
             ),
             Self::NotFound(_) => (S::NOT_FOUND, "invalid_request_error", None, Some("not_found")),
             Self::Conflict { code, .. } => (S::CONFLICT, "invalid_request_error", None, Some(code)),
+            Self::Gone { code, .. } => (S::GONE, "invalid_request_error", None, Some(code)),
             Self::Overloaded(_) => (S::SERVICE_UNAVAILABLE, "server_error", None, Some("overloaded")),
             Self::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout_error", None, Some("synthesis_timeout")),
-            Self::SynthesisFailed(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("synthesis_failed")),
+            // Input that cannot become audio (too long, silent) is the caller's to fix.
+            Self::SynthesisFailed(f) if f.is_input_error() => {
+                (S::BAD_REQUEST, "invalid_request_error", Some("input"), Some(f.code.as_str()))
+            }
+            Self::SynthesisFailed(f) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some(f.code.as_str())),
+            Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, "invalid_request_error", None, Some(code)),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("internal_error")),
         }
     }
@@ -126,7 +143,7 @@ impl IntoResponse for ApiError {
                 kind,
                 message: self.to_string(),
                 param,
-                code,
+                code: code.map(str::to_owned),
             },
         };
         let mut response = (status, Json(body)).into_response();

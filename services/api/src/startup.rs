@@ -24,7 +24,7 @@ use crate::{config::ApiConfig, routes, state::AppState};
 /// Opens the database, creating and migrating it when the config says so.
 pub async fn database(config: &ApiConfig) -> anyhow::Result<PgPool> {
     let c = &config.connections;
-    let pool = db::connect(&c.database_url, c.db_max_connections, config.migrate)
+    let pool = db::connect(&c.database_url, c.db_max_connections, config.migrate, c.db_statement_timeout)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
     if config.migrate {
@@ -75,7 +75,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let checks = Registry::new(c.health_timeout)
         .with(health::Postgres(pool.clone()), Criticality::Critical)
         .with(health::RedisPing(redis.clone()), Criticality::Optional)
-        .with(health::RabbitMq(broker.clone()), Criticality::Optional);
+        .with(health::RabbitMq::within(broker.clone(), c.health_timeout), Criticality::Optional);
     let polling = tokio::spawn(gauges::api(pool.clone(), config.gauge_interval));
     let admission = Admission::new(config.admission);
     Admission::describe(crate::admission::ROUTES);

@@ -164,6 +164,13 @@ impl Redis {
         result
     }
 
+    /// Removes cached audio for `cache_key`.
+    pub async fn delete_audio(&self, cache_key: &str) -> Result<(), CacheError> {
+        let key = self.key(&["audio", cache_key]);
+        self.with_conn("del", async |c| redis::cmd("DEL").arg(&key).query_async::<()>(c).await)
+            .await
+    }
+
     /// A small value under `name` (no expiry), for settings shared by all processes.
     pub async fn get_raw(&self, name: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let key = self.key(&[name]);

@@ -95,6 +95,8 @@ pub struct Connections {
     pub database_url: String,
     /// `ORATOR_DB_MAX_CONNECTIONS`.
     pub db_max_connections: u32,
+    /// `ORATOR_DB_STATEMENT_TIMEOUT_MS`: PostgreSQL's `statement_timeout` for every session.
+    pub db_statement_timeout: Duration,
     /// `REDIS_URL`.
     pub redis_url: String,
     /// `ORATOR_REDIS_PREFIX`: prepended to every Redis key, so runs can share a server.
@@ -120,6 +122,7 @@ impl Connections {
         Ok(Self {
             database_url: string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orator"),
             db_max_connections: positive("ORATOR_DB_MAX_CONNECTIONS", "10")?,
+            db_statement_timeout: millis("ORATOR_DB_STATEMENT_TIMEOUT_MS", "10000")?,
             redis_url: string("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: string("ORATOR_REDIS_PREFIX", "orator:"),
             amqp_url: string("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),

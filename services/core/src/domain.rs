@@ -52,6 +52,15 @@ impl SpeechText {
                 ),
             ));
         }
+        // Punctuation, symbols and invisible characters alone make no sound: refusing them
+        // here beats three engine attempts that each end in silence.
+        if !text.chars().any(char::is_alphanumeric) {
+            return Err(InvalidInput::new(
+                "input",
+                "no_speakable_text",
+                "input holds no letters or digits, so there is nothing to speak",
+            ));
+        }
         let chars = text.chars().count();
         if chars > max_chars {
             return Err(InvalidInput::new(
@@ -308,6 +317,13 @@ mod tests {
             assert_eq!((err.param, err.code), ("input", "invalid_characters"), "{bad:?}");
         }
         assert!(SpeechText::parse("two\nlines\r\n\tand a tab".into(), 100).is_ok());
+        for silent in ["...", "\u{200b}\u{200b}", "[[]]", "?!", "\u{2014}"] {
+            let err = SpeechText::parse(silent.into(), 100).unwrap_err();
+            assert_eq!((err.param, err.code), ("input", "no_speakable_text"), "{silent:?}");
+        }
+        for speakable in ["7", "ok.", "日本", "Ελλάδα"] {
+            assert!(SpeechText::parse(speakable.into(), 100).is_ok(), "{speakable:?}");
+        }
         assert_eq!(SpeechText::parse("héllo".into(), 5).unwrap().chars(), 5);
         assert_eq!(
             SpeechText::parse("héllo!".into(), 5).unwrap_err().code,

@@ -43,8 +43,23 @@ impl HealthCheck for RedisPing {
     }
 }
 
-/// The broker answers; details are each queue's depth and consumers.
-pub struct RabbitMq(pub Arc<Broker>);
+/// The broker answers within the given time; details are each queue's depth and consumers.
+/// The time must be shorter than the registry's per-check timeout, or a stuck connection
+/// would never be reset.
+pub struct RabbitMq(pub Arc<Broker>, pub Duration);
+
+impl RabbitMq {
+    /// A check that leaves a quarter of the registry's `check_timeout` for the reset.
+    pub fn within(broker: Arc<Broker>, check_timeout: Duration) -> Self {
+        Self(broker, check_timeout * 3 / 4)
+    }
+
+    fn reset(&self) {
+        // Detached: the registry may drop this check before a slow close finishes.
+        let broker = self.0.clone();
+        tokio::spawn(async move { broker.reset().await });
+    }
+}
 
 #[async_trait::async_trait]
 impl HealthCheck for RabbitMq {
@@ -53,15 +68,15 @@ impl HealthCheck for RabbitMq {
     }
     async fn check(&self) -> Result<Option<Value>, String> {
         // Passive declares are round trips: they prove the connection is alive now.
-        match tokio::time::timeout(Duration::from_secs(2), crate::gauges::queue_stats(&self.0)).await {
+        match tokio::time::timeout(self.1, crate::gauges::queue_stats(&self.0)).await {
             Ok(Ok(stats)) => Ok(Some(json!({ "queues": stats }))),
             Ok(Err(e)) => {
-                self.0.reset().await;
+                self.reset();
                 Err(e.to_string())
             }
             Err(_) => {
-                self.0.reset().await;
-                Err("queue probe timed out".into())
+                self.reset();
+                Err(format!("queue probe took longer than {:?}", self.1))
             }
         }
     }

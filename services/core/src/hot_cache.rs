@@ -51,6 +51,13 @@ impl HotCache {
             entries.insert(key.to_owned(), audio);
         }
     }
+
+    /// Forgets `key` (other processes' copies age out within the TTL).
+    pub fn remove(&self, key: &str) {
+        if let Some(entries) = &self.entries {
+            entries.invalidate(key);
+        }
+    }
 }
 
 #[cfg(test)]

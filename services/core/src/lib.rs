@@ -9,6 +9,7 @@ pub mod completion;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod failure;
 pub mod faults;
 pub mod flight;
 pub mod gauges;

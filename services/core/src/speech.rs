@@ -14,6 +14,7 @@ use crate::{
     completion::{Completions, WaitError},
     db::jobs::{self, Job, NewJob},
     domain::{JobMode, JobStatus, SpeechSpec},
+    failure::{JobFailure, StoredFailure},
     flight::SingleFlight,
     hot_cache::HotCache,
     queue::Relay,
@@ -65,8 +66,11 @@ pub enum SpeechError {
     )]
     Timeout(Duration),
     /// The job ended without audio.
-    #[error("synthesis failed: {0}")]
-    Failed(String),
+    #[error("{}", .0.message)]
+    Failed(StoredFailure),
+    /// The idempotency key was used before for a different request.
+    #[error("Idempotency-Key was already used for a different request (job {0}); use a new key")]
+    KeyReused(Uuid),
     /// PostgreSQL failed.
     #[error("storage: {0}")]
     Db(Arc<sqlx::Error>),
@@ -171,35 +175,47 @@ impl Speech {
         // Registered before the job exists: its end cannot be missed.
         let mut waiter = self.completions.register(id);
         let deadline = Utc::now() + self.sync_timeout;
-        let new = NewJob {
-            id,
-            spec,
-            mode: JobMode::Sync,
-            api_key_id: Some(owner),
-            idempotency_key: None,
-            deadline: Some(deadline),
-            headers,
-        };
-        jobs::create(&self.pool, new).await?;
-        self.relay.nudge();
-        waiter.wait(self.sync_timeout).await.map_err(|e| match e {
-            WaitError::Deadline => SpeechError::Timeout(self.sync_timeout),
-            WaitError::Db(e) => e.into(),
-        })?;
-        drop(waiter);
+        // One bound over every step, the database included: a stalled PostgreSQL must not
+        // hold the caller past its deadline.
+        tokio::time::timeout(self.sync_timeout, async {
+            let new = NewJob {
+                id,
+                spec,
+                mode: JobMode::Sync,
+                api_key_id: Some(owner),
+                idempotency_key: None,
+                deadline: Some(deadline),
+                headers,
+            };
+            jobs::create(&self.pool, new).await?;
+            self.relay.nudge();
+            waiter.wait(self.sync_timeout).await.map_err(|e| match e {
+                WaitError::Deadline => SpeechError::Timeout(self.sync_timeout),
+                WaitError::Db(e) => e.into(),
+            })?;
+            drop(waiter);
+            self.finished(id).await
+        })
+        .await
+        .unwrap_or(Err(SpeechError::Timeout(self.sync_timeout)))
+    }
+
+    /// The audio of a job that has ended, or why there is none.
+    async fn finished(&self, id: Uuid) -> Flight {
+        // Deleted by its owner while we waited: nothing to give back.
         let outcome = jobs::outcome(&self.pool, id)
             .await?
-            .ok_or_else(|| SpeechError::Failed(format!("job {id} disappeared")))?;
+            .ok_or_else(|| SpeechError::Failed((&JobFailure::Expired).into()))?;
+        let failure = outcome.failure();
         match (outcome.status.0, outcome.sample_rate, outcome.bytes) {
             (JobStatus::Succeeded, Some(rate), Some(bytes)) => Ok(Arc::new(CachedAudio {
                 sample_rate: rate as u32,
                 bytes: bytes.into(),
             })),
-            (status, ..) => Err(SpeechError::Failed(
-                outcome
-                    .error
-                    .unwrap_or_else(|| format!("job ended {}", status.as_str())),
-            )),
+            (status, ..) => Err(SpeechError::Failed(failure.unwrap_or_else(|| StoredFailure {
+                code: status.as_str().to_owned(),
+                message: format!("the job ended {}", status.as_str()),
+            }))),
         }
     }
 
@@ -221,11 +237,28 @@ impl Speech {
             deadline: None,
             headers: trace_headers(),
         };
-        let created = jobs::create(&self.pool, new).await?;
-        if created.1 {
+        let (job, created) = jobs::create(&self.pool, new).await?;
+        if created {
             self.relay.nudge();
+        } else if !job.is_for(spec) {
+            return Err(SpeechError::KeyReused(job.id));
         }
-        Ok(created)
+        Ok((job, created))
+    }
+}
+
+impl Speech {
+    /// Deletes the owner's job with its audio and cached copies; `None` when not theirs.
+    pub async fn delete(&self, id: Uuid, owner: Uuid) -> Result<Option<Job>, SpeechError> {
+        let Some(job) = jobs::delete(&self.pool, id, owner).await? else {
+            return Ok(None);
+        };
+        self.hot.remove(&job.cache_key);
+        if let Err(e) = self.redis.delete_audio(&job.cache_key).await {
+            // The entry expires with its TTL; the job and its stored audio are gone already.
+            tracing::warn!(job_id = %id, error = %e, "cached audio of a deleted job not removed");
+        }
+        Ok(Some(job))
     }
 }
 

@@ -38,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         text: text.to_owned(),
         voice: "en-us".to_owned(),
         speed: 1.0,
+        max_duration: None,
     };
 
     let short = request(SENTENCE);

@@ -32,6 +32,9 @@ pub enum EngineError {
     /// The engine produced no samples, or only silence (empty or whitespace-only text).
     #[error("speech engine produced no audio")]
     EmptyOutput,
+    /// The audio would be longer than the request allows; the engine was stopped.
+    #[error("the audio would be longer than {0:?}")]
+    TooLong(std::time::Duration),
     /// The requested voice is not one of the engine's voices or aliases.
     #[error("unknown voice `{0}`")]
     UnknownVoice(String),

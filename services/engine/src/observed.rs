@@ -172,6 +172,7 @@ mod tests {
             text: "hello".into(),
             voice: "x".into(),
             speed: 1.0,
+            max_duration: None,
         };
         for _ in 0..3 {
             let timed_out = tokio::time::timeout(Duration::from_millis(5), synthesize(&Stuck, &request)).await;

@@ -11,6 +11,9 @@ pub struct SynthesisRequest {
     pub voice: String,
     /// Speaking rate, 0.25..=4.0, 1.0 = normal.
     pub speed: f32,
+    /// Longest audio to produce: past it the engine stops and fails with
+    /// [`EngineError::TooLong`](crate::EngineError::TooLong). `None` means no bound.
+    pub max_duration: Option<std::time::Duration>,
 }
 
 /// A text-to-speech engine.

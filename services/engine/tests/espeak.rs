@@ -20,6 +20,7 @@ fn request(text: &str, voice: &str, speed: f32) -> SynthesisRequest {
         text: text.to_owned(),
         voice: voice.to_owned(),
         speed,
+        max_duration: None,
     }
 }
 
@@ -318,4 +319,37 @@ async fn dropping_the_future_kills_the_process() {
     assert!(!alive, "process {} still running", pid.trim());
     // The permit came back with the dropped future.
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn audio_past_the_requested_cap_stops_the_engine_with_too_long() {
+    let engine = engine().await;
+    let text = "one two three four five six seven eight nine ten. ".repeat(20);
+    let mut req = request(&text, "en-us", 1.0);
+    req.max_duration = Some(std::time::Duration::from_secs(2));
+    match engine.synthesize(&req).await {
+        Err(EngineError::TooLong(limit)) => assert_eq!(limit, std::time::Duration::from_secs(2)),
+        other => panic!("expected TooLong, got {:?}", other.map(|p| p.duration_seconds())),
+    }
+    // The same text without a cap is much longer than the cap: the cap did the refusing.
+    req.max_duration = None;
+    let pcm = engine.synthesize(&req).await.expect("uncapped synthesis");
+    assert!(pcm.duration_seconds() > 10.0, "{}", pcm.duration_seconds());
+}
+
+#[tokio::test]
+async fn phoneme_brackets_are_spoken_not_interpreted() {
+    let engine = engine().await;
+    // Read as phonemes, this is "hello world" (about 1 s); read as text, espeak-ng spells out
+    // the symbols and takes about three times as long.
+    let bracketed = engine
+        .synthesize(&request("[[h@'loU w3:ld]]", "en-us", 1.0))
+        .await
+        .expect("bracketed text speaks");
+    let words = engine
+        .synthesize(&request("hello world", "en-us", 1.0))
+        .await
+        .expect("plain words");
+    let ratio = bracketed.duration_seconds() / words.duration_seconds();
+    assert!(ratio > 2.0, "bracketed {} s vs words {} s: read as phonemes", bracketed.duration_seconds(), words.duration_seconds());
 }

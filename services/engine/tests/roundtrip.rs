@@ -32,6 +32,7 @@ async fn speech() -> Pcm {
             text: TEXT.to_owned(),
             voice: "alloy".to_owned(),
             speed: 1.0,
+            max_duration: None,
         })
         .await
         .unwrap()

@@ -26,6 +26,9 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// `ORATOR_SYNTHESIS_TIMEOUT_MS`: bound on one synthesis.
     pub synthesis_timeout: Duration,
+    /// `ORATOR_MAX_AUDIO_SECONDS`: longest audio one job may produce; longer fails the job
+    /// (`audio_too_long`, not retried).
+    pub max_audio: Duration,
     /// `ORATOR_CACHE_TTL_SECS`.
     pub cache_ttl: Duration,
     /// `ORATOR_ESPEAK_BINARY`.
@@ -58,6 +61,7 @@ impl WorkerConfig {
             retry_base: config::millis("ORATOR_RETRY_BASE_MS", "1000")?,
             shutdown_grace: config::millis("ORATOR_SHUTDOWN_GRACE_MS", "30000")?,
             synthesis_timeout: config::millis("ORATOR_SYNTHESIS_TIMEOUT_MS", "60000")?,
+            max_audio: Duration::from_secs(config::positive("ORATOR_MAX_AUDIO_SECONDS", "300")?.into()),
             cache_ttl: std::time::Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             trace_queue_link: config::flag("ORATOR_TRACE_QUEUE_LINK", false)?,

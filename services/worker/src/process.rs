@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Instant};
 use lapin::BasicProperties;
 use orator_core::{
     cache::{CachedAudio, Redis},
+    failure::JobFailure,
     db::{audio::NewAudio, jobs},
     metrics::{AUDIO_SECONDS, CHARACTERS, DEAD_LETTERED, JOB_DURATION, JOBS_PROCESSED},
     queue::{Broker, JobMessage, Outgoing},
@@ -46,6 +47,20 @@ pub enum AttemptError {
     Join(#[from] tokio::task::JoinError),
 }
 
+impl AttemptError {
+    /// What the caller is told; the error itself goes to the logs.
+    fn failure(&self, max_audio: std::time::Duration) -> JobFailure {
+        use orator_engine::EngineError as E;
+        match self {
+            Self::Engine(E::TooLong(_)) => JobFailure::AudioTooLong(max_audio),
+            Self::Engine(E::EmptyOutput) => JobFailure::NoSpeech,
+            Self::Format(_) => JobFailure::Unprocessable,
+            Self::Timeout => JobFailure::TimedOut,
+            Self::Engine(_) | Self::Encode(_) | Self::Join(_) => JobFailure::EngineFailed,
+        }
+    }
+}
+
 /// Everything a job needs, shared by all in-flight jobs.
 pub struct Context {
     /// PostgreSQL.
@@ -58,6 +73,9 @@ pub struct Context {
     pub engine: Arc<dyn Synthesizer>,
     /// Settings.
     pub config: WorkerConfig,
+    /// Encodes at once: each holds the whole PCM and its encoded copy (opus resamples on top),
+    /// so their number bounds the worker's memory as the engine's permits bound its CPU.
+    pub encoders: tokio::sync::Semaphore,
 }
 
 /// Handles one message body; never panics on bad input.
@@ -100,11 +118,8 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
     if job.attempts > ctx.config.max_attempts as i32 {
         // Claimed more often than allowed: the earlier attempts ended with their worker
         // (killed, out of memory) before they could record a failure. Never run it again.
-        let error = format!(
-            "attempts exhausted: claimed {} times, the earlier attempts ended with their worker",
-            job.attempts
-        );
-        return give_up_or_retry(ctx, &job, &error, message.deadline_ms).await;
+        tracing::error!(job_id = %job.id, attempts = job.attempts, "claimed past the attempt cap; earlier attempts ended with their worker");
+        return give_up(ctx, &job, &JobFailure::AttemptsExhausted, message.deadline_ms).await;
     }
     let started = Instant::now();
     match jobs::finished_audio(&ctx.pool, &job.cache_key).await {
@@ -119,7 +134,14 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
         Err(e) => {
             let span = tracing::Span::current();
             span.record("otel.status_code", "ERROR");
-            give_up_or_retry(ctx, &job, &e.to_string(), message.deadline_ms).await
+            let failure = e.failure(ctx.config.max_audio);
+            tracing::warn!(job_id = %job.id, attempt = job.attempts, error = %e, code = failure.code(), "synthesis attempt failed");
+            if failure.is_permanent() {
+                // The input is the cause: another attempt would fail the same way.
+                give_up(ctx, &job, &failure, message.deadline_ms).await
+            } else {
+                give_up_or_retry(ctx, &job, &failure, message.deadline_ms).await
+            }
         }
     }
 }
@@ -130,12 +152,14 @@ async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptErro
         text: job.input.clone(),
         voice: job.voice.clone(),
         speed: job.speed,
+        max_duration: Some(ctx.config.max_audio),
     };
     let synthesis = observed::synthesize(ctx.engine.as_ref(), &request);
     let pcm = tokio::time::timeout(ctx.config.synthesis_timeout, synthesis)
         .await
         .map_err(|_| AttemptError::Timeout)??;
     let seconds = pcm.duration_seconds();
+    let _encoder = ctx.encoders.acquire().await.expect("never closed");
     // The encode span continues this trace on the blocking thread.
     let span = tracing::Span::current();
     let (bytes, sample_rate) = tokio::task::spawn_blocking(move || {
@@ -210,37 +234,21 @@ async fn reuse(ctx: &Context, job: &jobs::Job, audio_id: uuid::Uuid) -> Disposit
 }
 
 /// A retried sync job keeps its caller's deadline.
-async fn give_up_or_retry(ctx: &Context, job: &jobs::Job, error: &str, deadline_ms: Option<i64>) -> Disposition {
-    let topology = ctx.broker.topology();
-    let message = JobMessage {
-        job_id: job.id,
-        deadline_ms,
-    };
-    let body = serde_json::to_vec(&message).expect("serialisable");
+async fn give_up_or_retry(
+    ctx: &Context,
+    job: &jobs::Job,
+    failure: &JobFailure,
+    deadline_ms: Option<i64>,
+) -> Disposition {
     let attempts = job.attempts.max(1) as u32;
     if attempts >= ctx.config.max_attempts {
-        tracing::error!(job_id = %job.id, attempts, error, "job failed for good; dead-lettering");
-        // Dead-letter first: if that publish fails the message is requeued and nothing is lost.
-        let props = BasicProperties::default().with_message_id(job.id.to_string().as_str().into());
-        let dead = vec![Outgoing {
-            body,
-            props,
-            parent: None,
-        }];
-        if let Err(e) = ctx.broker.publish_confirmed("", &topology.dead, dead).await {
-            tracing::error!(job_id = %job.id, error = %e, "dead-letter publish failed; requeueing");
-            return Disposition::Requeue;
-        }
-        if let Err(e) = jobs::fail(&ctx.pool, job.id, error).await {
-            tracing::error!(job_id = %job.id, error = %e, "cannot mark job failed");
-        }
-        metrics::counter!(JOBS_PROCESSED, "outcome" => "failed").increment(1);
-        metrics::counter!(DEAD_LETTERED, "reason" => "exhausted").increment(1);
-        return Disposition::Ack;
+        return give_up(ctx, job, failure, deadline_ms).await;
     }
+    let topology = ctx.broker.topology();
+    let body = message_body(job, deadline_ms);
     let delay = ctx.config.retry_base * 2u32.saturating_pow(attempts - 1);
-    tracing::warn!(job_id = %job.id, attempts, delay_ms = delay.as_millis() as u64, error, "attempt failed; retrying later");
-    if let Err(e) = jobs::retry_later(&ctx.pool, job.id, error).await {
+    tracing::warn!(job_id = %job.id, attempts, delay_ms = delay.as_millis() as u64, code = failure.code(), "retrying later");
+    if let Err(e) = jobs::retry_later(&ctx.pool, job.id, failure).await {
         tracing::error!(job_id = %job.id, error = %e, "cannot record the failed attempt; requeueing");
         return Disposition::Requeue;
     }
@@ -269,4 +277,36 @@ async fn give_up_or_retry(ctx: &Context, job: &jobs::Job, error: &str, deadline_
             Disposition::Requeue
         }
     }
+}
+
+fn message_body(job: &jobs::Job, deadline_ms: Option<i64>) -> Vec<u8> {
+    let message = JobMessage {
+        job_id: job.id,
+        deadline_ms,
+    };
+    serde_json::to_vec(&message).expect("serialisable")
+}
+
+/// Ends the job as failed: dead-letter first, so if that publish fails the message is
+/// requeued and nothing is lost; then the status. A status that cannot be written is left
+/// to the sweeper, which finds the job by its lease.
+async fn give_up(ctx: &Context, job: &jobs::Job, failure: &JobFailure, deadline_ms: Option<i64>) -> Disposition {
+    tracing::error!(job_id = %job.id, attempts = job.attempts, code = failure.code(), "job failed for good; dead-lettering");
+    let props = BasicProperties::default().with_message_id(job.id.to_string().as_str().into());
+    let dead = vec![Outgoing {
+        body: message_body(job, deadline_ms),
+        props,
+        parent: None,
+    }];
+    if let Err(e) = ctx.broker.publish_confirmed("", &ctx.broker.topology().dead, dead).await {
+        tracing::error!(job_id = %job.id, error = %e, "dead-letter publish failed; requeueing");
+        return Disposition::Requeue;
+    }
+    if let Err(e) = jobs::fail(&ctx.pool, job.id, failure).await {
+        tracing::error!(job_id = %job.id, error = %e, "cannot mark job failed; the sweeper will");
+    }
+    metrics::counter!(JOBS_PROCESSED, "outcome" => "failed").increment(1);
+    let reason = if failure.is_permanent() { "permanent" } else { "exhausted" };
+    metrics::counter!(DEAD_LETTERED, "reason" => reason).increment(1);
+    Disposition::Ack
 }

@@ -24,7 +24,7 @@ fn zero_counters() {
     for disposition in ["ack", "reject", "requeue"] {
         metrics::counter!(SETTLED, "disposition" => disposition).increment(0);
     }
-    for reason in ["exhausted", "unreadable"] {
+    for reason in ["exhausted", "permanent", "unreadable"] {
         metrics::counter!(DEAD_LETTERED, "reason" => reason).increment(0);
     }
 }
@@ -42,10 +42,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     orator_core::metrics::describe();
     zero_counters();
     let c = &config.connections;
-    // The api owns migrations; the worker only connects.
-    let pool = db::connect(&c.database_url, c.db_max_connections, false)
-        .await
-        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    // The api owns migrations; the worker connects lazily and waits for them below, so it
+    // can start beside a fresh api (reporting itself not ready) instead of exiting.
+    let pool = db::connect_lazy(&c.database_url, c.db_max_connections, c.db_statement_timeout)
+        .context("DATABASE_URL")?;
     let redis = c.redis().context("REDIS_URL")?;
     let broker = Arc::new(Broker::new(
         c.amqp_url.clone(),
@@ -71,7 +71,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     // later requests.
     let checks = Registry::new(c.health_timeout)
         .with(health::Postgres(pool.clone()), Criticality::Critical)
-        .with(health::RabbitMq(broker.clone()), Criticality::Critical)
+        .with(health::RabbitMq::within(broker.clone(), c.health_timeout), Criticality::Critical)
         .with(health::RedisPing(redis.clone()), Criticality::Optional);
     let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(telemetry.metrics()));
     let listener = TcpListener::bind(config.http_addr)
@@ -87,10 +87,15 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         redis,
         broker,
         engine: Arc::new(Faulty::new(engine, faults)),
+        encoders: tokio::sync::Semaphore::new(config.engine_concurrency.max(1)),
         config,
     });
     let (stop, stopped) = watch::channel(false);
-    let consuming = tokio::spawn(consumer::run(ctx, stopped));
+    let consuming = tokio::spawn(async move {
+        db::wait_for_schema(&ctx.pool).await;
+        tracing::info!("database ready; consuming");
+        consumer::run(ctx, stopped).await
+    });
     orator_telemetry::shutdown::signal().await;
     let _ = stop.send(true);
     consuming.await.context("consumer task")?;

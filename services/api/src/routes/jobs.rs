@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use orator_core::{
     db::{audio, jobs},
     domain::{JobMode, JobStatus},
+    failure::StoredFailure,
 };
 use orator_engine::AudioFormat;
 use serde::{Deserialize, Serialize};
@@ -49,8 +50,8 @@ pub struct JobView {
     pub input_characters: i32,
     /// Synthesis attempts so far.
     pub attempts: i32,
-    /// Last error, if any.
-    pub error: Option<String>,
+    /// Why the job failed (or why the last attempt did), with a stable code.
+    pub error: Option<StoredFailure>,
     /// Where to fetch the audio once succeeded.
     pub audio_url: Option<String>,
     /// Creation time.
@@ -62,6 +63,7 @@ pub struct JobView {
 impl From<jobs::Job> for JobView {
     fn from(j: jobs::Job) -> Self {
         let status = j.status();
+        let error = j.failure();
         Self {
             id: j.id,
             object: "speech.job",
@@ -72,7 +74,7 @@ impl From<jobs::Job> for JobView {
             speed: j.speed,
             input_characters: j.text_length,
             attempts: j.attempts,
-            error: j.error,
+            error,
             audio_url: (status == JobStatus::Succeeded).then(|| format!("/v1/jobs/{}/audio", j.id)),
             created_at: j.created_at,
             finished_at: j.finished_at,
@@ -106,7 +108,8 @@ pub struct ListParams {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_job, list_jobs))
-        .routes(routes!(get_job, cancel_job))
+        .routes(routes!(get_job, delete_job))
+        .routes(routes!(cancel_job))
         .routes(routes!(get_job_audio))
 }
 
@@ -224,8 +227,8 @@ async fn get_job(
 
 /// Cancel a job that has not started.
 #[utoipa::path(
-    delete,
-    path = "/v1/jobs/{id}",
+    post,
+    path = "/v1/jobs/{id}/cancel",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "Job id")),
     responses(
@@ -253,6 +256,45 @@ async fn cancel_job(
     }
 }
 
+/// What `DELETE /v1/jobs/{id}` answers (OpenAI's deletion shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobDeleted {
+    /// The deleted job's id.
+    pub id: Uuid,
+    /// Always `speech.job.deleted`.
+    pub object: &'static str,
+    /// Always true.
+    pub deleted: bool,
+}
+
+/// Delete a job with its input and audio, whatever its state (a running job's result is
+/// discarded). To stop a queued job but keep its record, cancel it instead.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Deleted", body = JobDeleted),
+        (status = 404, body = crate::error::ErrorBody),
+    )
+)]
+async fn delete_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobDeleted>, ApiError> {
+    let id = parse_id(&id)?;
+    match state.speech.delete(id, caller.key_id).await? {
+        Some(job) => Ok(Json(JobDeleted {
+            id: job.id,
+            object: "speech.job.deleted",
+            deleted: true,
+        })),
+        None => Err(ApiError::NotFound(format!("no job {id}"))),
+    }
+}
+
 /// The job's audio.
 #[utoipa::path(
     get,
@@ -263,6 +305,7 @@ async fn cancel_job(
         (status = 200, description = "Audio bytes", content(("audio/mpeg"), ("audio/ogg"), ("audio/flac"), ("audio/wav"), ("audio/pcm"))),
         (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "Not succeeded (yet)", body = crate::error::ErrorBody),
+        (status = 410, description = "Removed by retention", body = crate::error::ErrorBody),
     )
 )]
 async fn get_job_audio(
@@ -272,6 +315,12 @@ async fn get_job_audio(
 ) -> Result<Response, ApiError> {
     let job = owned(&state, caller, &id).await?;
     let Some(audio_id) = job.audio_id else {
+        if job.status() == JobStatus::Succeeded {
+            return Err(ApiError::Gone {
+                code: "audio_expired",
+                message: format!("the audio of job {} was removed by retention; request it again", job.id),
+            });
+        }
         return Err(ApiError::Conflict {
             code: "job_not_ready",
             message: format!(
@@ -281,9 +330,11 @@ async fn get_job_audio(
             ),
         });
     };
-    let audio = audio::get(&state.pool, audio_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("audio {audio_id} missing")))?;
+    // Gone between the two reads: deleted or reaped just now.
+    let audio = audio::get(&state.pool, audio_id).await?.ok_or_else(|| ApiError::Gone {
+        code: "audio_expired",
+        message: format!("the audio of job {} was removed; request it again", job.id),
+    })?;
     let format: AudioFormat = audio
         .format
         .parse()

@@ -63,3 +63,11 @@ pub async fn insert(conn: &mut sqlx::PgConnection, audio: &NewAudio) -> Result<U
     timed("INSERT", "audio", query.execute(conn)).await?;
     Ok(id)
 }
+
+/// Deletes audio no job refers to; false when some job still does.
+pub async fn delete_unreferenced(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let mut conn = acquire(pool).await?;
+    let query =
+        sqlx::query("DELETE FROM audio WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE audio_id = $1)").bind(id);
+    Ok(timed("DELETE", "audio", query.execute(&mut *conn)).await?.rows_affected() > 0)
+}

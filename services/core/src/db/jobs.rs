@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{JOB_DONE_CHANNEL, acquire, audio, begin, timed};
 use crate::{
     domain::{JobMode, JobStatus, SpeechSpec},
+    failure::{JobFailure, StoredFailure},
     queue::JobMessage,
 };
 
@@ -37,14 +38,18 @@ pub struct Job {
     pub speed: f32,
     /// Text to speak.
     pub input: String,
+    /// Hex SHA-256 of the text.
+    pub text_sha256: String,
     /// Text length in characters.
     pub text_length: i32,
     /// Content address of the audio.
     pub cache_key: String,
     /// Synthesis attempts so far.
     pub attempts: i32,
-    /// Last error.
+    /// Last error, safe to show.
     pub error: Option<String>,
+    /// Stable code of the last error.
+    pub error_code: Option<String>,
     /// Result.
     pub audio_id: Option<Uuid>,
     /// Created.
@@ -86,13 +91,35 @@ impl Job {
     pub fn status(&self) -> JobStatus {
         self.status.0
     }
+
+    /// True when this job was made from the same request as `spec` (the idempotency check).
+    pub fn is_for(&self, spec: &SpeechSpec) -> bool {
+        self.model == spec.model.as_str()
+            && self.engine == spec.engine
+            && self.voice == spec.voice.as_str()
+            && self.format == spec.format.as_str()
+            && self.speed == spec.speed.get()
+            && self.text_sha256 == spec.text.sha256()
+    }
+
+    /// The last error, if any.
+    pub fn failure(&self) -> Option<StoredFailure> {
+        stored(self.error_code.as_deref(), self.error.as_deref())
+    }
+}
+
+fn stored(code: Option<&str>, message: Option<&str>) -> Option<StoredFailure> {
+    message.map(|m| StoredFailure {
+        code: code.unwrap_or("engine_failed").to_owned(),
+        message: m.to_owned(),
+    })
 }
 
 // sqlx accepts only static SQL, so the column list is spliced in with `concat!`.
 macro_rules! columns {
     () => {
-        "id, api_key_id, mode, status, model, engine, voice, format, speed, input, text_length, \
-         cache_key, attempts, error, audio_id, created_at, updated_at, finished_at"
+        "id, api_key_id, mode, status, model, engine, voice, format, speed, input, text_sha256, text_length, \
+         cache_key, attempts, error, error_code, audio_id, created_at, updated_at, finished_at"
     };
 }
 
@@ -189,19 +216,28 @@ pub struct Outcome {
     /// Lifecycle state.
     #[sqlx(try_from = "String")]
     pub status: StatusColumn,
-    /// Last error.
+    /// Last error, safe to show.
     pub error: Option<String>,
+    /// Its code.
+    pub error_code: Option<String>,
     /// Sample rate of the audio, when there is audio.
     pub sample_rate: Option<i32>,
     /// The audio bytes, when there is audio.
     pub bytes: Option<Vec<u8>>,
 }
 
+impl Outcome {
+    /// The error, if any.
+    pub fn failure(&self) -> Option<StoredFailure> {
+        stored(self.error_code.as_deref(), self.error.as_deref())
+    }
+}
+
 /// A job's outcome and audio in one round trip.
 pub async fn outcome(pool: &PgPool, id: Uuid) -> Result<Option<Outcome>, sqlx::Error> {
     let mut conn = acquire(pool).await?;
     let query = sqlx::query_as::<_, Outcome>(
-        "SELECT j.status, j.error, a.sample_rate, a.bytes
+        "SELECT j.status, j.error, j.error_code, a.sample_rate, a.bytes
          FROM jobs j LEFT JOIN audio a ON a.id = j.audio_id WHERE j.id = $1",
     )
     .bind(id);
@@ -260,6 +296,32 @@ pub async fn cancel(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<
     Ok(row)
 }
 
+/// Deletes the owner's job (its outbox row goes with it), then its audio unless another job
+/// shares it; `None` when the job is not theirs. Sync waiters are woken and find it gone.
+pub async fn delete(pool: &PgPool, id: Uuid, api_key_id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+    let mut tx = begin(pool).await?;
+    let query = sqlx::query_as::<_, Job>(concat!(
+        "DELETE FROM jobs WHERE id = $1 AND api_key_id = $2 RETURNING ",
+        columns!(),
+        ""
+    ))
+    .bind(id)
+    .bind(api_key_id);
+    let Some(job) = timed("DELETE", TABLE, query.fetch_optional(&mut *tx)).await? else {
+        return Ok(None);
+    };
+    notify_done(&mut tx, id).await?;
+    tx.commit().await?;
+    if let Some(audio_id) = job.audio_id {
+        // Separate, so a job linking the same audio at this moment wins; retention removes
+        // audio that ends up unreferenced.
+        if let Err(e) = audio::delete_unreferenced(pool, audio_id).await {
+            tracing::warn!(%audio_id, error = %e, "audio of a deleted job kept; retention will remove it");
+        }
+    }
+    Ok(Some(job))
+}
+
 /// What a worker may do with a delivered job.
 #[derive(Debug)]
 pub enum Start {
@@ -307,11 +369,12 @@ pub async fn succeed(pool: &PgPool, id: Uuid, new_audio: &audio::NewAudio) -> Re
 pub async fn expire(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
     let mut tx = begin(pool).await?;
     let query = sqlx::query(
-        "UPDATE jobs SET status = 'expired', error = 'the caller stopped waiting before synthesis started',
-                         updated_at = now(), finished_at = now()
+        "UPDATE jobs SET status = 'expired', error = $2, error_code = $3, updated_at = now(), finished_at = now()
          WHERE id = $1 AND status = 'queued'",
     )
-    .bind(id);
+    .bind(id)
+    .bind(JobFailure::Expired.message())
+    .bind(JobFailure::Expired.code());
     let expired = timed("UPDATE", TABLE, query.execute(&mut *tx)).await?.rows_affected() > 0;
     if expired {
         notify_done(&mut tx, id).await?;
@@ -324,7 +387,7 @@ pub async fn expire(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
 pub async fn finished_audio(pool: &PgPool, cache_key: &str) -> Result<Option<Uuid>, sqlx::Error> {
     let mut conn = acquire(pool).await?;
     let query = sqlx::query_as::<_, (Option<Uuid>,)>(
-        "SELECT audio_id FROM jobs WHERE cache_key = $1 AND status = 'succeeded' LIMIT 1",
+        "SELECT audio_id FROM jobs WHERE cache_key = $1 AND status = 'succeeded' AND audio_id IS NOT NULL LIMIT 1",
     )
     .bind(cache_key);
     Ok(timed("SELECT", TABLE, query.fetch_optional(&mut *conn))
@@ -347,7 +410,7 @@ pub async fn succeed_with(pool: &PgPool, id: Uuid, audio_id: Uuid) -> Result<boo
 
 async fn mark_succeeded(conn: &mut sqlx::PgConnection, id: Uuid, audio_id: Uuid) -> Result<bool, sqlx::Error> {
     let query = sqlx::query(
-        "UPDATE jobs SET status = 'succeeded', audio_id = $2, error = NULL, updated_at = now(), finished_at = now()
+        "UPDATE jobs SET status = 'succeeded', audio_id = $2, error = NULL, error_code = NULL, updated_at = now(), finished_at = now()
          WHERE id = $1 AND status IN ('queued', 'running')",
     )
     .bind(id)
@@ -356,25 +419,28 @@ async fn mark_succeeded(conn: &mut sqlx::PgConnection, id: Uuid, audio_id: Uuid)
 }
 
 /// Records a failed attempt that will be retried.
-pub async fn retry_later(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+pub async fn retry_later(pool: &PgPool, id: Uuid, failure: &JobFailure) -> Result<(), sqlx::Error> {
     let mut conn = acquire(pool).await?;
     let query = sqlx::query(
-        "UPDATE jobs SET status = 'queued', error = $2, updated_at = now() WHERE id = $1 AND status = 'running'",
+        "UPDATE jobs SET status = 'queued', error = $2, error_code = $3, updated_at = now()
+         WHERE id = $1 AND status = 'running'",
     )
     .bind(id)
-    .bind(error);
+    .bind(failure.message())
+    .bind(failure.code());
     timed("UPDATE", TABLE, query.execute(&mut *conn)).await.map(drop)
 }
 
 /// Marks the job failed for good and announces it.
-pub async fn fail(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+pub async fn fail(pool: &PgPool, id: Uuid, failure: &JobFailure) -> Result<(), sqlx::Error> {
     let mut tx = begin(pool).await?;
     let query = sqlx::query(
-        "UPDATE jobs SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
+        "UPDATE jobs SET status = 'failed', error = $2, error_code = $3, updated_at = now(), finished_at = now()
          WHERE id = $1 AND status IN ('queued', 'running')",
     )
     .bind(id)
-    .bind(error);
+    .bind(failure.message())
+    .bind(failure.code());
     timed("UPDATE", TABLE, query.execute(&mut *tx)).await?;
     notify_done(&mut tx, id).await?;
     tx.commit().await

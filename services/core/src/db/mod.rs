@@ -10,13 +10,25 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{PgPool, Postgres, Transaction, migrate::MigrateDatabase, pool::PoolConnection, postgres::PgPoolOptions};
+use sqlx::{
+    PgPool, Postgres, Transaction,
+    migrate::MigrateDatabase,
+    pool::PoolConnection,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
 /// Channel on which a finished job's id is announced (`NOTIFY`), committed with the job.
 pub const JOB_DONE_CHANNEL: &str = "orator_job_done";
 
-/// Opens a pool. With `create_database`, a missing database is created first.
-pub async fn connect(url: &str, max_connections: u32, create_database: bool) -> Result<PgPool, sqlx::Error> {
+/// Opens a pool. With `create_database`, a missing database is created first. Every
+/// statement is bounded by `statement_timeout` on the server, so a stuck query ends there
+/// too, not only in the caller that gave up on it.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    create_database: bool,
+    statement_timeout: Duration,
+) -> Result<PgPool, sqlx::Error> {
     if create_database && !Postgres::database_exists(url).await? {
         // Two api replicas may race here; losing the race is fine.
         if let Err(e) = Postgres::create_database(url).await
@@ -26,14 +38,43 @@ pub async fn connect(url: &str, max_connections: u32, create_database: bool) -> 
         }
         tracing::info!("created database");
     }
-    PgPoolOptions::new()
+    let pool = connect_lazy(url, max_connections, statement_timeout)?;
+    // Proves the settings now, as a start-up error, instead of on the first request.
+    drop(pool.acquire().await?);
+    Ok(pool)
+}
+
+/// A pool that connects on first use: for a process that must start (and report itself
+/// not ready) before its database exists.
+pub fn connect_lazy(url: &str, max_connections: u32, statement_timeout: Duration) -> Result<PgPool, sqlx::Error> {
+    let options = url
+        .parse::<PgConnectOptions>()?
+        .options([("statement_timeout", statement_timeout.as_millis().to_string())]);
+    Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         // No ping per checkout (a round trip on every query): a connection that died is
         // found by the query itself and dropped from the pool.
         .test_before_acquire(false)
-        .connect(url)
-        .await
+        .connect_lazy_with(options))
+}
+
+/// Waits until the schema this build needs is in place (the api migrates it), logging what
+/// it waits for every few seconds.
+pub async fn wait_for_schema(pool: &PgPool) {
+    let mut last_log: Option<Instant> = None;
+    loop {
+        match sqlx::query("SELECT error_code, claimed_until FROM jobs, outbox LIMIT 0").execute(pool).await {
+            Ok(_) => return,
+            Err(e) => {
+                if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                    tracing::warn!(error = %e, "waiting for the database and its migrations (the api applies them)");
+                    last_log = Some(Instant::now());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Applies the embedded migrations.

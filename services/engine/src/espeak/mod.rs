@@ -10,7 +10,7 @@ mod wav;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
@@ -108,8 +108,7 @@ impl Synthesizer for EspeakEngine {
             .resolve(&req.voice)
             .ok_or_else(|| EngineError::UnknownVoice(req.voice.clone()))?
             .arg;
-        // espeak-ng stops reading at a NUL, which would silently drop the rest of the text.
-        let text = req.text.replace('\0', " ");
+        let text = neutralise(&req.text);
         let _permit = self.permits.acquire().await.map_err(|_| EngineError::Closed)?;
 
         // Text goes through stdin, never argv: no length limit, and text such as `--help` or
@@ -130,6 +129,8 @@ impl Synthesizer for EspeakEngine {
                 source,
             })?;
         let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
         // Written concurrently with reading the output so that neither pipe can fill up and
         // stall the other.
         let feed = async move {
@@ -139,17 +140,73 @@ impl Synthesizer for EspeakEngine {
             }
             Ok::<(), std::io::Error>(())
         };
-        let (fed, output) = tokio::join!(feed, child.wait_with_output());
-        let output = output?;
+        let mut errors = Vec::new();
+        let mut stderr = stderr.take(STDERR_LIMIT);
+        let (fed, audio, _) = tokio::join!(
+            feed,
+            read_capped(stdout, req.max_duration),
+            stderr.read_to_end(&mut errors)
+        );
+        let audio = match audio {
+            Ok(audio) => audio,
+            Err(e) => {
+                // Past the cap: stop it now rather than let it write minutes nobody reads.
+                let _ = child.kill().await;
+                return Err(e);
+            }
+        };
+        let status = child.wait().await?;
         // An early exit also breaks the pipe; the exit status and stderr explain it better.
-        if !output.status.success() {
+        if !status.success() {
             return Err(EngineError::Failed {
-                status: output.status,
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                status,
+                stderr: String::from_utf8_lossy(&errors).trim().to_owned(),
             });
         }
         fed?;
-        wav::parse_stream(&output.stdout)
+        wav::parse_stream(&audio)
+    }
+}
+
+/// Most of espeak-ng's stderr kept for an error message.
+const STDERR_LIMIT: u64 = 16 * 1024;
+
+/// Text as plain words for espeak-ng, whose input has live syntax of its own: it stops at a
+/// NUL, `\x01` starts an embedded command (`\x01` `1000S` would override the speed) and
+/// `[[...]]` is read as phonemes. Control characters are refused by the API already; this
+/// keeps the engine safe on its own.
+fn neutralise(text: &str) -> String {
+    let plain: String = text
+        .chars()
+        .map(|c| if c.is_control() && !matches!(c, '\n' | '\t') { ' ' } else { c })
+        .collect();
+    // `[[` in any run of brackets opens phoneme mode; a space between them does not.
+    plain.replace("[[", "[ [")
+}
+
+/// Reads espeak-ng's WAV stream, failing as soon as it holds more than `max` of audio.
+async fn read_capped(
+    mut stdout: tokio::process::ChildStdout,
+    max: Option<std::time::Duration>,
+) -> Result<Vec<u8>, EngineError> {
+    let mut audio = Vec::new();
+    let mut limit = None;
+    loop {
+        if audio.len() == audio.capacity() {
+            audio.reserve(64 * 1024);
+        }
+        if stdout.read_buf(&mut audio).await? == 0 {
+            return Ok(audio);
+        }
+        if let Some(max) = max {
+            // The byte budget follows the voice's own sample rate, known once the header is in.
+            if limit.is_none() {
+                limit = wav::sample_rate(&audio).map(|rate| wav::HEADER_SLACK + (max.as_secs_f64() * f64::from(rate)) as usize * 2);
+            }
+            if limit.is_some_and(|limit| audio.len() > limit) {
+                return Err(EngineError::TooLong(max));
+            }
+        }
     }
 }
 
@@ -203,6 +260,14 @@ fn parse_version(output: &str) -> Result<String, EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_syntax_in_text_is_spoken_as_plain_text() {
+        assert_eq!(neutralise("a\x011000S b"), "a 1000S b");
+        assert_eq!(neutralise("say [[h@'l@U]] now"), "say [ [h@'l@U]] now");
+        assert_eq!(neutralise("[[[x"), "[ [[x");
+        assert_eq!(neutralise("line\nnext\ttab\0end"), "line\nnext\ttab end");
+    }
 
     #[test]
     fn speed_maps_to_clamped_words_per_minute() {

@@ -2,6 +2,17 @@
 
 use crate::{EngineError, Pcm};
 
+/// Bytes of header before the samples, with room to spare (espeak-ng writes 44).
+pub(crate) const HEADER_SLACK: usize = 256;
+
+/// The sample rate in the `fmt ` chunk of a WAV stream's start, once that much has arrived.
+pub(crate) fn sample_rate(bytes: &[u8]) -> Option<u32> {
+    let head = &bytes[..bytes.len().min(HEADER_SLACK)];
+    let at = head.windows(4).position(|w| w == b"fmt ")?;
+    let rate = head.get(at + 12..at + 16)?;
+    Some(u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]))
+}
+
 /// Turn espeak-ng's stdout into samples.
 ///
 /// espeak-ng writes the header before it knows the length, so the RIFF and data sizes are
