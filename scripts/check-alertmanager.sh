@@ -296,8 +296,10 @@ promtool check config "$tmp/prometheus.yml" >"$tmp/promtool.out" 2>&1 || {
   cat "$tmp/promtool.out" >&2
   fail "the Prometheus configuration"
 }
+# Alerts evaluated before discovery has found Alertmanager (~5 s) are dropped; a 1 s resend
+# delay (default 1 min) sends them again soon after.
 prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prom-data" \
-  --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prom.log" 2>&1 &
+  --web.listen-address="127.0.0.1:$prom_port" --rules.alert.resend-delay=1s >"$tmp/prom.log" 2>&1 &
 pids+=($!)
 wait_listening "${pids[-1]}" "http://127.0.0.1:$prom_port/-/ready" "$tmp/prom.log"
 $PY - "http://127.0.0.1:$prom_port" "http://$user:$password@127.0.0.1:$am_port" <<'PYTHON' || {

@@ -13,10 +13,16 @@
 #      ./ file it mounts, and every mounted path a command names, exists; published ports bind
 #      to 127.0.0.1; Prometheus' and Grafana's targets are compose services; the Dockerfile
 #      copies every workspace manifest, builds the binaries compose runs and runs as non-root;
-#      the index template, the pipeline, the Kibana objects and the Jaeger configuration agree.
+#      the index template, the pipeline, the Kibana objects and the Jaeger configuration agree;
+#   6. the monitoring stack's own security (python below): Prometheus and Alertmanager run
+#      with a web.yml of bcrypt-hashed users; every client of theirs (Prometheus' jobs and
+#      alerting, Grafana's datasources, the healthchecks) sends a user of that file and a
+#      password file that matches the hash; every Orator scrape job sends a bearer token
+#      equal to the api's and worker's ORATOR_METRICS_TOKEN; Grafana's anonymous access is
+#      off unless GRAFANA_ANONYMOUS=true; no service uses the host's network.
 #
 # Installs what it needs, idempotently: check-jsonschema, logstash-pipeline-parser,
-# dockerfile-parse and PyYAML into .venv; docker-compose, prometheus-blackbox-exporter and
+# dockerfile-parse, bcrypt and PyYAML into .venv; docker-compose, prometheus-blackbox-exporter and
 # prometheus-alertmanager (amtool) from Debian. Exits non-zero on the first failed step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,10 +45,10 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-if ! .venv/bin/python -c 'import check_jsonschema, logstash_pipeline_parser, dockerfile_parse, yaml' 2>/dev/null; then
-  log "installing check-jsonschema, logstash-pipeline-parser, dockerfile-parse, PyYAML into .venv"
+if ! .venv/bin/python -c 'import check_jsonschema, logstash_pipeline_parser, dockerfile_parse, yaml, bcrypt' 2>/dev/null; then
+  log "installing check-jsonschema, logstash-pipeline-parser, dockerfile-parse, PyYAML, bcrypt into .venv"
   .venv/bin/pip install -q --disable-pip-version-check \
-    'check-jsonschema>=0.29' 'logstash-pipeline-parser>=0.0.3' 'dockerfile-parse>=2' 'PyYAML>=6'
+    'check-jsonschema>=0.29' 'logstash-pipeline-parser>=0.0.3' 'dockerfile-parse>=2' 'PyYAML>=6' 'bcrypt>=4'
 fi
 
 tmp=$(mktemp -d)
@@ -51,7 +57,8 @@ trap 'rm -rf "$tmp"' EXIT
 # A .env next to the compose file would change what is validated; check the file as shipped.
 export COMPOSE_PROJECT_NAME=orator
 unset ORATOR_ADMIN_API_KEY SLACK_WEBHOOK_URL PAGERDUTY_ROUTING_KEY SMTP_SMARTHOST \
-      SMTP_FROM SMTP_TO SMTP_AUTH_USERNAME SMTP_AUTH_PASSWORD SMTP_REQUIRE_TLS || true
+      SMTP_FROM SMTP_TO SMTP_AUTH_USERNAME SMTP_AUTH_PASSWORD SMTP_REQUIRE_TLS \
+      ORATOR_METRICS_TOKEN GRAFANA_ANONYMOUS GRAFANA_ADMIN_PASSWORD || true
 
 # --- 1. schema and docker-compose ---------------------------------------------------------
 log "compose-spec schema (check-jsonschema $(.venv/bin/check-jsonschema --version | awk '{print $NF}'))"
@@ -393,6 +400,182 @@ for e in errors:
 if errors:
     sys.exit(1)
 print(f"  {len(services)} services ok: {', '.join(sorted(services))}")
+PY
+
+# --- 6. the monitoring stack's own security -------------------------------------------------
+log "monitoring security: web.yml hashes vs secret files, every client's credentials, metrics token, Grafana login"
+.venv/bin/python - "$tmp/resolved.yml" <<'PY' || fail "monitoring security (see above)"
+import re, sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import bcrypt
+import yaml
+
+errors = []
+def error(msg): errors.append(msg)
+
+compose = yaml.safe_load(open("docker-compose.yml"))
+resolved = yaml.safe_load(open(sys.argv[1]))
+services = compose["services"]
+secrets = compose.get("secrets") or {}
+
+def env(name):
+    e = resolved["services"][name].get("environment") or {}
+    return dict(i.split("=", 1) for i in e) if isinstance(e, list) else e
+
+# -- compose secrets: files exist; services name defined ones
+for name, spec in secrets.items():
+    if not Path(spec.get("file", "")).is_file():
+        error(f"secret {name}: file {spec.get('file')!r} does not exist")
+
+def repo_file(service, path):
+    """The repository file that `path` inside `service`'s container is, or None."""
+    svc = services[service]
+    for s in svc.get("secrets") or []:
+        source, target = (s, s) if isinstance(s, str) else (s["source"], s.get("target", s["source"]))
+        if source not in secrets:
+            error(f"{service}: secret {source} is not defined at the top level")
+            continue
+        if path == (target if target.startswith("/") else f"/run/secrets/{target}"):
+            return Path(secrets[source]["file"])
+    for vol in svc.get("volumes") or []:
+        if isinstance(vol, str) and vol.startswith("./"):
+            src, dst = vol.split(":")[:2]
+            if path == dst or path.startswith(dst.rstrip("/") + "/"):
+                return Path(src) / Path(path).relative_to(dst) if path != dst else Path(src)
+    return None
+
+def read_secret(service, path, where):
+    f = repo_file(service, path)
+    if f is None or not f.is_file():
+        error(f"{where}: {path} is not a file compose gives {service}")
+        return None
+    value = f.read_text().strip()
+    if not value:
+        error(f"{where}: {f} is empty")
+    return value
+
+# -- web configs: which services require basic auth, and their users
+web_users = {}  # service -> {user: bcrypt hash}
+for name in ("prometheus", "alertmanager"):
+    flags = [str(w) for w in services[name].get("command") or []]
+    web = next((w.split("=", 1)[1] for w in flags if w.startswith("--web.config.file=")), None)
+    f = web and repo_file(name, web)
+    if not f or not f.is_file():
+        error(f"{name}: no --web.config.file pointing at a file of the repository")
+        continue
+    users = (yaml.safe_load(f.read_text()) or {}).get("basic_auth_users") or {}
+    if not users:
+        error(f"{f}: no basic_auth_users")
+    for user, hashed in users.items():
+        if not str(hashed).startswith(("$2a$", "$2b$", "$2y$")):
+            error(f"{f}: user {user}: not a bcrypt hash")
+    web_users[name] = users
+
+def check_login(server, user, password, where):
+    """user/password must be accepted by `server`'s web.yml."""
+    users = web_users.get(server, {})
+    if user not in users:
+        error(f"{where}: user {user!r} is not in {server}'s web.yml ({sorted(users)})")
+    elif password is not None and not bcrypt.checkpw(password.encode(), str(users[user]).encode()):
+        error(f"{where}: the password does not match the bcrypt hash of {user} in {server}'s web.yml")
+    if password is not None and not re.fullmatch(r"[A-Za-z0-9._~-]+", password):
+        error(f"{where}: the password must be URL-safe ([A-Za-z0-9._~-]): the healthcheck puts it in a URL")
+
+def server_of(host):
+    return "prometheus" if host in ("localhost", "127.0.0.1") else host
+
+# -- Prometheus' clients: its jobs and alerting
+prom = yaml.safe_load(open("monitoring/prometheus/prometheus.yml"))
+token = {n: env(n).get("ORATOR_METRICS_TOKEN") for n in ("api", "worker")}
+for n, t in token.items():
+    if not t:
+        error(f"{n}: ORATOR_METRICS_TOKEN is empty: /metrics would be open")
+n_orator = 0
+for job in prom["scrape_configs"]:
+    name = job["job_name"]
+    if any(r.get("target_label") == "__address__" for r in job.get("relabel_configs") or []):
+        hosts = set()  # scraped through another service (blackbox)
+    else:
+        hosts = {t.rsplit(":", 1)[0] for sc in job.get("static_configs", []) for t in sc.get("targets", [])}
+        hosts |= {n for sd in job.get("dns_sd_configs", []) for n in sd.get("names", [])}
+    for server in {server_of(h) for h in hosts} & set(web_users):
+        basic = job.get("basic_auth") or {}
+        where = f"prometheus.yml job {name} (scrapes {server})"
+        if not basic.get("password_file"):
+            error(f"{where}: no basic_auth with password_file")
+        else:
+            check_login(server, basic.get("username"), read_secret("prometheus", basic["password_file"], where), where)
+    if name.startswith("orator-") or hosts & {"api", "worker"}:
+        n_orator += 1
+        auth = job.get("authorization") or {}
+        where = f"prometheus.yml job {name}"
+        if auth.get("type", "Bearer") != "Bearer" or not auth.get("credentials_file"):
+            error(f"{where}: no authorization {{type: Bearer, credentials_file}}: Orator's /metrics answers 401")
+            continue
+        value = read_secret("prometheus", auth["credentials_file"], where)
+        for n, t in token.items():
+            if value is not None and value != t:
+                error(f"{where}: the token in {repo_file('prometheus', auth['credentials_file'])} differs from "
+                      f"{n}'s ORATOR_METRICS_TOKEN (change both: monitoring/secrets/README.md)")
+if n_orator < 2:
+    error(f"prometheus.yml: expected the orator-api and orator-worker jobs, found {n_orator} Orator jobs")
+for am in (prom.get("alerting") or {}).get("alertmanagers") or []:
+    basic = am.get("basic_auth") or {}
+    for sc in am.get("static_configs", []):
+        for target in sc.get("targets", []):
+            server = server_of(target.rsplit(":", 1)[0])
+            where = f"prometheus.yml alerting -> {target}"
+            if server in web_users:
+                if not basic.get("password_file"):
+                    error(f"{where}: no basic_auth with password_file")
+                else:
+                    check_login(server, basic.get("username"), read_secret("prometheus", basic["password_file"], where), where)
+
+# -- Grafana's datasources
+for ds_file in sorted(Path("monitoring/grafana/provisioning/datasources").glob("*.y*ml")):
+    for ds in (yaml.safe_load(ds_file.read_text()) or {}).get("datasources", []):
+        server = urlparse(ds.get("url", "")).hostname
+        if server not in web_users:
+            continue
+        where = f"{ds_file}: datasource {ds.get('name')}"
+        password = str((ds.get("secureJsonData") or {}).get("basicAuthPassword", ""))
+        m = re.fullmatch(r"\$__file\{([^}]+)\}", password)
+        if ds.get("basicAuth") is not True or not m:
+            error(f"{where}: needs basicAuth: true and secureJsonData.basicAuthPassword: $__file{{...}}")
+        else:
+            check_login(server, ds.get("basicAuthUser"), read_secret("grafana", m.group(1), where), where)
+
+# -- healthchecks of the servers that require a login
+for server in web_users:
+    test = services[server].get("healthcheck", {}).get("test") or []
+    text = " ".join(test) if isinstance(test, list) else str(test)
+    m = re.search(r"http://([^:@/\s]+):\$\$\(cat ([^)\s]+)\)@", text)
+    where = f"{server}: healthcheck"
+    if not m:
+        error(f"{where}: must send credentials (http://USER:$$(cat /run/secrets/FILE)@...)")
+    else:
+        check_login(server, m.group(1), read_secret(server, m.group(2), where), where)
+
+# -- Grafana: a login unless the demo switch says otherwise
+raw = str((services["grafana"].get("environment") or {}).get("GF_AUTH_ANONYMOUS_ENABLED", ""))
+if not re.fullmatch(r"\$\{GRAFANA_ANONYMOUS:-false\}", raw):
+    error(f"grafana: GF_AUTH_ANONYMOUS_ENABLED must be ${{GRAFANA_ANONYMOUS:-false}}, is {raw!r}")
+if str(env("grafana").get("GF_AUTH_ANONYMOUS_ENABLED")).lower() != "false":
+    error("grafana: anonymous access is on by default")
+
+# -- nothing bypasses the 127.0.0.1-only port bindings
+for name, svc in services.items():
+    if svc.get("network_mode") == "host":
+        error(f"{name}: network_mode: host publishes every port on every interface")
+
+for e in errors:
+    print(f"  - {e}", file=sys.stderr)
+if errors:
+    sys.exit(1)
+print(f"  ok: basic auth (bcrypt) on {', '.join(sorted(web_users))}; every client's password matches; "
+      f"{n_orator} Orator jobs send ORATOR_METRICS_TOKEN; Grafana anonymous access off by default")
 PY
 
 log "all compose checks passed"

@@ -55,11 +55,13 @@ if ! port_open 5672; then
 fi
 port_open 5672 || { log "RabbitMQ did not start"; exit 1; }
 
-# The OpenAI SDK, in a venv of the project's own (Debian's Python refuses global pip installs).
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import openai' 2>/dev/null; then
-  log "installing the openai SDK into .venv"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'openai>=1.40'
+# The OpenAI SDK (contract tests) and schemathesis (API fuzzing), in a venv of the
+# project's own (Debian's Python refuses global pip installs).
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import openai' 2>/dev/null \
+  || [ ! -x .venv/bin/st ]; then
+  log "installing the openai SDK and schemathesis into .venv"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check 'openai>=1.40' 'schemathesis==4.32.*'
 fi
 
 command -v espeak-ng >/dev/null || { log "espeak-ng missing"; exit 1; }

@@ -12,6 +12,8 @@ Rust source rather than hard-coding what the binaries serve, so drift on either 
 * that port is the containerPort, the Service's targetPort, the ServiceMonitor's port (whose
   path is the /metrics route of services/telemetry/src/metrics.rs) and the NetworkPolicy's
   Prometheus port; the Service is named after the Prometheus job (orator-api, orator-worker);
+* the ServiceMonitor sends a bearer token (`authorization`) from an existing Secret key, and
+  that value is the pods' ORATOR_METRICS_TOKEN (set, so /metrics is not open);
 * every ConfigMap, Secret and key a pod or TriggerAuthentication references exists;
 * egress allows DNS and the ports of DATABASE_URL, REDIS_URL, AMQP_URL (from the rendered
   Secret) and of OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -331,6 +333,18 @@ def check_component(r: Rendered, facts: dict, component: str, name: str, contain
                 check(ep.get("path", "/metrics") in facts["metrics_routes"], where(f"ServiceMonitor path {ep.get('path')} is not served"))
                 scrape = duration_seconds(ep.get("scrapeTimeout", "10s"))
                 check(scrape <= duration_seconds(ep.get("interval", "30s")), where("scrapeTimeout exceeds interval"))
+                # /metrics answers 401 without ORATOR_METRICS_TOKEN as a bearer token.
+                auth = ep.get("authorization") or {}
+                cred = auth.get("credentials") or {}
+                if check(auth.get("type", "Bearer") == "Bearer" and bool(cred.get("name")) and bool(cred.get("key")),
+                         where("ServiceMonitor endpoint needs authorization: {type: Bearer, credentials: {name, key}}")):
+                    secret = r.get("Secret", cred["name"])
+                    if check(secret is not None and cred["key"] in (secret.get("data") or {}),
+                             where(f"ServiceMonitor credentials {cred['name']}/{cred['key']} do not exist")):
+                        token = base64.b64decode(secret["data"][cred["key"]]).decode()
+                        mine = env.get("ORATOR_METRICS_TOKEN")
+                        check(bool(mine), where("ORATOR_METRICS_TOKEN is not set: /metrics would be open"))
+                        check(token == mine, where("the ServiceMonitor's token differs from the pods' ORATOR_METRICS_TOKEN"))
 
     # NetworkPolicies.
     policies = policies_for(r, labels)

@@ -78,9 +78,10 @@ pub fn shorten_for(rules: &str) -> String {
         .join("\n")
 }
 
-/// Starts Prometheus scraping the given `(job, target)` pairs every second, with the
-/// repository's rules (shortened `for:`) evaluated every second, alerting `alertmanager`.
-pub async fn prometheus(dir: &Path, targets: &[(&str, SocketAddr)], alertmanager: SocketAddr) -> Daemon {
+/// Starts Prometheus scraping the given `(job, target, bearer token)` triples every second,
+/// with the repository's rules (shortened `for:`) evaluated every second, alerting
+/// `alertmanager`.
+pub async fn prometheus(dir: &Path, targets: &[(&str, SocketAddr, Option<&str>)], alertmanager: SocketAddr) -> Daemon {
     let rules_dir = dir.join("rules");
     std::fs::create_dir_all(&rules_dir).unwrap();
     for entry in std::fs::read_dir(repo_root().join("monitoring/prometheus/rules")).unwrap() {
@@ -94,10 +95,13 @@ pub async fn prometheus(dir: &Path, targets: &[(&str, SocketAddr)], alertmanager
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\nrule_files:\n  - '{}/*.yml'\nscrape_configs:\n",
         rules_dir.display()
     );
-    for (job, target) in targets {
+    for (job, target, token) in targets {
         config.push_str(&format!(
             "  - job_name: '{job}'\n    static_configs:\n      - targets: ['{target}']\n"
         ));
+        if let Some(token) = token {
+            config.push_str(&format!("    authorization:\n      credentials: '{token}'\n"));
+        }
     }
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();

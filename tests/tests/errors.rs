@@ -89,6 +89,62 @@ async fn past_the_limit_requests_get_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn an_address_that_keeps_failing_auth_is_throttled_and_a_bad_key_costs_one_lookup() {
+    let env = TestEnv::new().await;
+    let api = env.api(&[("ORATOR_AUTH_FAILURES_PER_MINUTE", "5")]).await;
+    let lookups = |api: &orator_e2e::Api| {
+        let url = api.url("/metrics");
+        async move {
+            let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+            text.lines()
+                .filter(|l| l.starts_with("db_client_operation_duration_seconds_count") && l.contains("api_keys"))
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+                .sum::<f64>()
+        }
+    };
+    let models = |key: &str| api.http.get(api.url("/v1/models")).bearer_auth(key).send();
+    let before = lookups(&api).await;
+    for _ in 0..3 {
+        assert_eq!(models("ork_same_wrong_key").await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        lookups(&api).await - before,
+        1.0,
+        "a repeated bad key is looked up once"
+    );
+    // Two more failures reach the limit of five; then the address is refused before any lookup.
+    for key in ["ork_wrong_4", "ork_wrong_5"] {
+        assert_eq!(models(key).await.unwrap().status(), 401);
+    }
+    let before = lookups(&api).await;
+    let throttled = models("ork_wrong_6").await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+    assert_eq!(lookups(&api).await, before, "no lookup once throttled");
+}
+
+#[tokio::test]
+async fn without_redis_the_rate_limit_is_kept_in_process() {
+    let env = TestEnv::new().await;
+    let api = env
+        .api(&[("ORATOR_RATE_LIMIT", "3"), ("ORATOR_RATE_LIMIT_WINDOW_SECS", "60")])
+        .await;
+    env.redis.cut();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            api.request(Method::GET, "/v1/models")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429], "limited without Redis");
+}
+
+#[tokio::test]
 async fn every_bad_input_gets_a_4xx_naming_the_problem() {
     let env = TestEnv::new().await;
     let api = env
@@ -116,6 +172,19 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
             "input",
         ),
         ("a control character", with("input", json!("bell\u{7}")), 400, "input"),
+        (
+            "an espeak command character",
+            with("input", json!("a\u{1}1000S")),
+            400,
+            "input",
+        ),
+        ("punctuation only", with("input", json!("...")), 400, "input"),
+        (
+            "invisible characters only",
+            with("input", json!("\u{200b}\u{200b}")),
+            400,
+            "input",
+        ),
         ("unknown voice", with("voice", json!("robot")), 400, "voice"),
         (
             "unknown format",
@@ -225,7 +294,34 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
             );
         }
     }
-    assert_eq!(operations, 13, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(operations, 14, "{:?}", paths.keys().collect::<Vec<_>>());
+    // What every handler shares is documented where it applies.
+    for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/v1/")) {
+        for (method, op) in item.as_object().unwrap() {
+            for status in ["401", "429", "503"] {
+                assert!(op["responses"].get(status).is_some(), "{method} {path} lacks {status}");
+            }
+        }
+    }
+    for status in ["400", "413", "415", "422"] {
+        assert!(
+            paths["/v1/jobs"]["post"]["responses"].get(status).is_some(),
+            "POST /v1/jobs lacks {status}"
+        );
+    }
+    let list = &paths["/v1/jobs"]["get"]["parameters"];
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["in"] == "query" && p["required"] != true),
+        "{list}"
+    );
+    let input = &doc["components"]["schemas"]["SpeechBody"]["properties"]["input"];
+    assert_eq!(
+        (input["minLength"].as_u64(), input["maxLength"].as_u64()),
+        (Some(1), Some(4096))
+    );
     assert!(
         doc["components"]["schemas"]["SpeechBody"]["required"]
             .as_array()

@@ -218,10 +218,13 @@ async fn a_failing_job_is_retried_with_delay_then_dead_lettered_and_marked_faile
         started.elapsed()
     );
     assert_eq!(failed["attempts"], 3);
+    // The caller gets a stable code and a safe message; what the engine said is logged.
+    assert_eq!(failed["error"]["code"], "engine_failed", "{failed}");
     assert!(
-        failed["error"].as_str().unwrap().contains("voice data missing"),
+        !failed["error"]["message"].as_str().unwrap().contains("voice data"),
         "{failed}"
     );
+    assert!(worker.logged("voice data missing"));
     assert_eq!(env.queue_depth(".dead").await, 1);
     assert_eq!(env.queue_depth("").await, 0);
     assert_eq!(env.queue_depth(".retry").await, 0);
@@ -231,7 +234,11 @@ async fn a_failing_job_is_retried_with_delay_then_dead_lettered_and_marked_faile
     let sync = api.speech(body("Neither will this.")).await;
     assert_eq!(sync.status(), 500);
     let error: Value = sync.json().await.unwrap();
-    assert_eq!(error["error"]["code"], "synthesis_failed");
+    assert_eq!(error["error"]["code"], "engine_failed");
+    assert!(
+        !error["error"]["message"].as_str().unwrap().contains("voice data"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -328,14 +335,37 @@ async fn a_job_whose_attempts_all_ended_with_their_worker_is_dead_lettered_witho
         .unwrap();
     let worker = env.worker(&[("ORATOR_MAX_ATTEMPTS", "3")]).await;
     let failed = api.wait_for_status(&id, "failed", Duration::from_secs(20)).await;
-    assert!(
-        failed["error"].as_str().unwrap().contains("attempts exhausted"),
-        "{failed}"
-    );
+    assert_eq!(failed["error"]["code"], "attempts_exhausted", "{failed}");
     assert_eq!(count(&env, "SELECT count(*) FROM audio").await, 0, "never synthesised");
     eventually("the dead letter", Duration::from_secs(10), || async {
         (env.queue_depth(".dead").await == 1).then_some(())
     })
     .await;
     assert!(!worker.logged("job succeeded"));
+}
+
+#[tokio::test]
+async fn audio_past_the_duration_cap_fails_at_once_with_a_clear_code() {
+    let env = TestEnv::new().await;
+    let api = env.api(&[]).await;
+    let worker = env
+        .worker(&[("ORATOR_MAX_AUDIO_SECONDS", "2"), ("ORATOR_MAX_ATTEMPTS", "3")])
+        .await;
+    let long = "This sentence is read again and again until it is far too long. ".repeat(8);
+    let id = api.create_job(body(&long)).await["id"].as_str().unwrap().to_owned();
+    let failed = api.wait_for_status(&id, "failed", Duration::from_secs(20)).await;
+    assert_eq!(failed["error"]["code"], "audio_too_long", "{failed}");
+    assert_eq!(failed["attempts"], 1, "not retried: the input is the cause");
+    assert_eq!(count(&env, "SELECT count(*) FROM audio").await, 0);
+    assert!(!worker.logged("retrying later"));
+
+    // A sync caller is told it is their input: 400 naming input, not a 500.
+    let sync = api.speech(body(&format!("Once more. {long}"))).await;
+    assert_eq!(sync.status(), 400);
+    let error: Value = sync.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "audio_too_long");
+    assert_eq!(error["error"]["param"], "input");
+
+    // Short speech still works.
+    assert_eq!(api.speech(body("Short.")).await.status(), 200);
 }

@@ -1,4 +1,4 @@
-//! Async jobs: create, poll, fetch audio, idempotency, cancel, list.
+//! Async jobs: create, poll, fetch audio, idempotency, cancel, delete, list.
 
 use std::time::Duration;
 
@@ -118,7 +118,7 @@ async fn a_queued_job_can_be_canceled_and_is_then_never_synthesised() {
     let job = api.create_job(body("Never mind.")).await;
     let id = job["id"].as_str().unwrap();
     let canceled = api
-        .request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .request(Method::POST, &format!("/v1/jobs/{id}/cancel"))
         .send()
         .await
         .unwrap();
@@ -126,7 +126,7 @@ async fn a_queued_job_can_be_canceled_and_is_then_never_synthesised() {
     assert_eq!(canceled.json::<Value>().await.unwrap()["status"], "canceled");
 
     let twice = api
-        .request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .request(Method::POST, &format!("/v1/jobs/{id}/cancel"))
         .send()
         .await
         .unwrap();
@@ -159,7 +159,7 @@ async fn a_queued_job_can_be_canceled_and_is_then_never_synthesised() {
     assert_eq!(audio_rows, 0);
 
     let missing = api
-        .request(Method::DELETE, &format!("/v1/jobs/{}", uuid::Uuid::new_v4()))
+        .request(Method::POST, &format!("/v1/jobs/{}/cancel", uuid::Uuid::new_v4()))
         .send()
         .await
         .unwrap();
@@ -220,4 +220,163 @@ async fn listing_pages_through_the_callers_own_jobs() {
         assert_eq!(error["error"]["type"], "invalid_request_error", "{query}");
         assert_eq!(error["error"]["code"], "invalid_query", "{query}");
     }
+}
+
+#[tokio::test]
+async fn deleting_a_job_removes_it_its_audio_and_its_cached_copy() {
+    let env = TestEnv::new().await;
+    let api = env.api(&[("ORATOR_HOT_CACHE_BYTES", "0")]).await;
+    let _worker = env.worker(&[]).await;
+    let text = "Forget what I said.";
+    let id = api.create_job(body(text)).await["id"].as_str().unwrap().to_owned();
+    api.wait_for_status(&id, "succeeded", Duration::from_secs(20)).await;
+    // The same speech, sync, is now a cache hit.
+    let hit = api.speech(body(text)).await;
+    assert_eq!(hit.headers()["x-orator-cache"], "hit");
+    let db = env.db().await;
+    let rows = |sql: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
+    };
+    assert_eq!(rows("SELECT count(*) FROM audio").await, 1);
+
+    let deleted = api
+        .request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let deleted: Value = deleted.json().await.unwrap();
+    assert_eq!(
+        deleted,
+        json!({"id": id, "object": "speech.job.deleted", "deleted": true})
+    );
+
+    assert_eq!(
+        api.request(Method::GET, &format!("/v1/jobs/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        api.request(Method::GET, &format!("/v1/jobs/{id}/audio"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(rows("SELECT count(*) FROM jobs WHERE mode = 'async'").await, 0);
+    assert_eq!(
+        rows("SELECT count(*) FROM jobs WHERE mode = 'sync'").await,
+        0,
+        "the hit made no job"
+    );
+    // The sync request's job still links the audio, so the bytes stay for it; the cache
+    // entry is gone all the same and the next request synthesises again.
+    let again = api.speech(body(text)).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["x-orator-cache"], "miss");
+
+    let twice = api
+        .request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 404);
+}
+
+#[tokio::test]
+async fn deleting_a_queued_job_removes_its_outbox_row_and_the_audio_goes_with_the_last_job() {
+    let env = TestEnv::new().await;
+    let api = env.api(&[]).await;
+    // No worker: the job stays queued.
+    let id = api.create_job(body("Withdrawn before it ran.")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let db = env.db().await;
+    let deleted = api
+        .request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(outbox, 0);
+
+    // A finished job that alone holds its audio takes the audio with it.
+    let _worker = env.worker(&[]).await;
+    let id = api.create_job(body("Mine alone.")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_for_status(&id, "succeeded", Duration::from_secs(20)).await;
+    let audio: i64 = sqlx::query_scalar("SELECT count(*) FROM audio")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(audio, 1);
+    api.request(Method::DELETE, &format!("/v1/jobs/{id}"))
+        .send()
+        .await
+        .unwrap();
+    let audio: i64 = sqlx::query_scalar("SELECT count(*) FROM audio")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(audio, 0);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_body_is_refused_and_concurrent_uses_make_one_job() {
+    let env = TestEnv::new().await;
+    let api = env.api(&[]).await;
+    let send = |text: &'static str, key: &'static str| {
+        api.request(Method::POST, "/v1/jobs")
+            .header("Idempotency-Key", key)
+            .json(&body(text))
+            .send()
+    };
+    let first = send("One body.", "k-1").await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let other = send("Another body.", "k-1").await.unwrap();
+    assert_eq!(other.status(), 422);
+    let error: Value = other.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "idempotency_key_reused");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(first["id"].as_str().unwrap())
+    );
+    // Another voice is another request too.
+    let voice = api
+        .request(Method::POST, "/v1/jobs")
+        .header("Idempotency-Key", "k-1")
+        .json(&json!({"model": "tts-1", "input": "One body.", "voice": "nova", "response_format": "flac"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(voice.status(), 422);
+
+    let racing = futures::future::join_all((0..8).map(|_| send("Raced.", "k-race"))).await;
+    let mut ids = std::collections::HashSet::new();
+    for r in racing {
+        let r = r.unwrap();
+        assert_eq!(r.status(), 202);
+        ids.insert(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "one job for one key: {ids:?}");
 }

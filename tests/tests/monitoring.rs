@@ -41,8 +41,8 @@ async fn stack(api: &Api, worker: &Service) -> Stack {
     std::fs::create_dir_all(&dir).unwrap();
     let alertmanager = monitoring::alertmanager(&dir, &api.service.url(), ADMIN).await;
     let targets = [
-        ("orator-api", addr(&api.service.url())),
-        ("orator-worker", addr(&worker.url())),
+        ("orator-api", addr(&api.service.url()), None),
+        ("orator-worker", addr(&worker.url()), None),
     ];
     let prometheus = monitoring::prometheus(&dir, &targets, alertmanager.addr).await;
     Stack {
@@ -264,4 +264,48 @@ async fn drill_worker_down_fires_target_down_and_resolves() {
 
     let _back = env.worker(&worker_env).await;
     webhook_saw(&api, &stack, "OratorTargetDown", "resolved", Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn with_a_metrics_token_only_a_scrape_that_sends_it_gets_metrics() {
+    let env = TestEnv::new().await;
+    let token = [("ORATOR_METRICS_TOKEN", "scrape-secret")];
+    let api = env.api(&token).await;
+    let worker = env.worker(&token).await;
+    for url in [api.service.url(), worker.url()] {
+        let anonymous = reqwest::get(format!("{url}/metrics")).await.unwrap();
+        assert_eq!(anonymous.status(), 401, "{url}");
+        let wrong = reqwest::Client::new()
+            .get(format!("{url}/metrics"))
+            .bearer_auth("scrape-guess")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{url}");
+        // Health stays open: probes carry no credentials.
+        assert_eq!(reqwest::get(format!("{url}/health/live")).await.unwrap().status(), 200);
+    }
+    let dir = std::env::temp_dir().join(format!("orator-scrape-auth-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = TempDir(dir.clone());
+    let nowhere: SocketAddr = format!("127.0.0.1:{}", monitoring::free_port()).parse().unwrap();
+    let targets = [
+        ("orator-api", addr(&api.service.url()), Some("scrape-secret")),
+        ("orator-worker", addr(&worker.url()), Some("scrape-secret")),
+        ("anonymous", addr(&api.service.url()), None),
+    ];
+    let prometheus = monitoring::prometheus(&dir, &targets, nowhere).await;
+    let up = eventually("every target scraped once", Duration::from_secs(30), || async {
+        let result = monitoring::query(prometheus.addr, "up").await;
+        (result.len() == 3).then_some(result)
+    })
+    .await;
+    let value = |job: &str| {
+        up.iter()
+            .find(|r| r["metric"]["job"] == job)
+            .map(|r| r["value"][1].as_str().unwrap().to_owned())
+    };
+    assert_eq!(value("orator-api").as_deref(), Some("1"), "{up:?}");
+    assert_eq!(value("orator-worker").as_deref(), Some("1"), "{up:?}");
+    assert_eq!(value("anonymous").as_deref(), Some("0"), "{up:?}");
 }

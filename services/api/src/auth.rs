@@ -1,7 +1,10 @@
 //! Bearer-key authentication and per-key rate limiting, as an extractor: a handler that
 //! takes a [`Caller`] is protected.
 
-use axum::{extract::FromRequestParts, http::header, http::request::Parts};
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts},
+};
 use orator_core::{
     admission::Rejection,
     db::api_keys,
@@ -9,13 +12,14 @@ use orator_core::{
 };
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use uuid::Uuid;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, listener::ClientAddr, state::AppState};
 
 /// The authenticated owner of the request's key.
 #[derive(Debug, Clone, Copy)]
@@ -41,23 +45,33 @@ impl FromRequestParts<AppState> for Caller {
                 "missing API key: send Authorization: Bearer <key>",
             ));
         };
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<ClientAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip());
         let digest = api_keys::digest(key);
         let key_id = match state.keys.get(&digest) {
-            Some(id) => id,
+            Some(Some(id)) => id,
+            // Known bad: no lookup, but it still counts against the address.
+            Some(None) => return Err(failed(state, client)),
             None => {
-                let Some(record) = api_keys::authenticate(&state.pool, key).await? else {
-                    metrics::counter!(AUTH_FAILURES, "reason" => "invalid").increment(1);
-                    return Err(ApiError::Unauthorized("invalid API key"));
-                };
-                state.keys.put(digest, record.id);
-                record.id
+                // An address that keeps failing is refused before it costs a lookup.
+                if let Some(after) = state.auth_failures.exhausted(&client) {
+                    metrics::counter!(AUTH_FAILURES, "reason" => "throttled").increment(1);
+                    return Err(ApiError::RateLimited(after));
+                }
+                let record = api_keys::authenticate(&state.pool, key).await?;
+                state.keys.put(digest, record.as_ref().map(|r| r.id));
+                match record {
+                    Some(record) => record.id,
+                    None => return Err(failed(state, client)),
+                }
             }
         };
-        let record = KeyRef { id: key_id };
         let config = &state.config;
         match state
             .redis
-            .rate_limit(&record.id.to_string(), config.rate_limit, config.rate_limit_window)
+            .rate_limit(&key_id.to_string(), config.rate_limit, config.rate_limit_window)
             .await
         {
             Ok(Ok(())) => {}
@@ -67,27 +81,38 @@ impl FromRequestParts<AppState> for Caller {
             }
             // A saturated Redis pool means we are overloaded: shed rather than pile up.
             Err(e) if e.is_overload() => return Err(ApiError::Overloaded(Rejection::cache_busy())),
-            // Limits live in Redis; without it, serving beats refusing everyone.
-            Err(e) => tracing::debug!(error = %e, "rate limiter unavailable; request allowed"),
+            // The shared limit lives in Redis; without it each process limits on its own.
+            Err(e) => {
+                tracing::debug!(error = %e, "rate limiter unavailable; limiting in process");
+                if let Err(retry_after) = state.local_rate.hit(&key_id) {
+                    metrics::counter!(RATE_LIMITED).increment(1);
+                    return Err(ApiError::RateLimited(retry_after));
+                }
+            }
         }
-        Ok(Self { key_id: record.id })
+        Ok(Self { key_id })
     }
 }
 
-struct KeyRef {
-    id: Uuid,
+fn failed(state: &AppState, client: IpAddr) -> ApiError {
+    metrics::counter!(AUTH_FAILURES, "reason" => "invalid").increment(1);
+    match state.auth_failures.hit(&client) {
+        Ok(()) => ApiError::Unauthorized("invalid API key"),
+        Err(after) => ApiError::RateLimited(after),
+    }
 }
 
-/// Recently authenticated keys, by digest, so a busy client costs one database lookup per
-/// `ttl` instead of one per request. A revoked key keeps working for at most `ttl`.
+/// Recently looked-up keys, by digest, so a busy client costs one database lookup per `ttl`
+/// instead of one per request; unknown keys are remembered too, so repeating a bad key costs
+/// no lookup. A revoked key keeps working for at most `ttl`.
 #[derive(Clone)]
 pub struct KeyCache {
     ttl: Duration,
     entries: Arc<Mutex<HashMap<Vec<u8>, Entry>>>,
 }
 
-/// A key's id and when it was looked up.
-type Entry = (Uuid, Instant);
+/// A key's id (`None`: no such key) and when it was looked up.
+type Entry = (Option<Uuid>, Instant);
 
 /// More distinct keys than this and the cache starts over: memory stays bounded.
 const MAX_KEYS: usize = 10_000;
@@ -101,7 +126,7 @@ impl KeyCache {
         }
     }
 
-    fn get(&self, digest: &[u8]) -> Option<Uuid> {
+    fn get(&self, digest: &[u8]) -> Option<Option<Uuid>> {
         let entries = self.entries.lock().expect("key cache poisoned");
         entries
             .get(digest)
@@ -109,7 +134,7 @@ impl KeyCache {
             .map(|(id, _)| *id)
     }
 
-    fn put(&self, digest: Vec<u8>, id: Uuid) {
+    fn put(&self, digest: Vec<u8>, id: Option<Uuid>) {
         if self.ttl.is_zero() {
             return;
         }

@@ -43,9 +43,14 @@ pub struct ApiConfig {
     pub instrument_http: bool,
     /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
     pub faults: Faults,
+    /// `ORATOR_METRICS_TOKEN` or `ORATOR_METRICS_TOKEN_FILE`: bearer token for `/metrics`.
+    pub metrics_token: Option<String>,
     /// `ORATOR_AUTH_CACHE_TTL_MS`: how long an authenticated key is trusted without a
     /// database lookup (also how long a revoked key keeps working); 0 disables the cache.
     pub auth_cache_ttl: Duration,
+    /// `ORATOR_AUTH_FAILURES_PER_MINUTE`: failed authentications one client address may
+    /// make per minute before it is answered 429 without a lookup.
+    pub auth_failures_per_minute: u32,
     /// Admission control: `ORATOR_ADMISSION_MAX_IN_FLIGHT` (the fixed ceiling of the
     /// adaptive limit), `ORATOR_ADMISSION_MIN_IN_FLIGHT`, `ORATOR_ADMISSION_LATENCY_TARGET_MS`,
     /// `ORATOR_MAX_SYNC_WAITERS`, `ORATOR_ADMISSION_MAX_QUEUED_JOBS`,
@@ -81,7 +86,9 @@ impl ApiConfig {
             admin_api_key: Some(config::string("ORATOR_ADMIN_API_KEY", "")).filter(|k| !k.is_empty()),
             instrument_http: config::flag("ORATOR_INSTRUMENT_HTTP", true)?,
             faults: Faults::from_env()?,
+            metrics_token: config::metrics_token()?,
             auth_cache_ttl: config::millis("ORATOR_AUTH_CACHE_TTL_MS", "5000")?,
+            auth_failures_per_minute: config::positive("ORATOR_AUTH_FAILURES_PER_MINUTE", "30")?,
             admission: admission()?,
             hot_cache_bytes: config::parse("ORATOR_HOT_CACHE_BYTES", "8388608")?,
             hot_cache_ttl: config::millis("ORATOR_HOT_CACHE_TTL_MS", "10000")?,

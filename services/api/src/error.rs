@@ -122,9 +122,12 @@ impl ApiError {
             Self::Overloaded(_) => (S::SERVICE_UNAVAILABLE, "server_error", None, Some("overloaded")),
             Self::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout_error", None, Some("synthesis_timeout")),
             // Input that cannot become audio (too long, silent) is the caller's to fix.
-            Self::SynthesisFailed(f) if f.is_input_error() => {
-                (S::BAD_REQUEST, "invalid_request_error", Some("input"), Some(f.code.as_str()))
-            }
+            Self::SynthesisFailed(f) if f.is_input_error() => (
+                S::BAD_REQUEST,
+                "invalid_request_error",
+                Some("input"),
+                Some(f.code.as_str()),
+            ),
             Self::SynthesisFailed(f) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some(f.code.as_str())),
             Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, "invalid_request_error", None, Some(code)),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("internal_error")),

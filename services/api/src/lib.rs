@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod limits;
 pub mod listener;
 pub mod routes;
 pub mod startup;

@@ -128,3 +128,13 @@ mod tests {
         assert!(third.is_ok(), "accepted once one closed");
     }
 }
+
+/// The client's address, as handlers see it through `ConnectInfo<ClientAddr>`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Bounded>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Bounded>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}

@@ -19,14 +19,19 @@ use orator_telemetry::health::{Criticality, Registry};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::{config::ApiConfig, routes, state::AppState};
+use crate::{config::ApiConfig, limits::WindowLimit, routes, state::AppState};
 
 /// Opens the database, creating and migrating it when the config says so.
 pub async fn database(config: &ApiConfig) -> anyhow::Result<PgPool> {
     let c = &config.connections;
-    let pool = db::connect(&c.database_url, c.db_max_connections, config.migrate, c.db_statement_timeout)
-        .await
-        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    let pool = db::connect(
+        &c.database_url,
+        c.db_max_connections,
+        config.migrate,
+        c.db_statement_timeout,
+    )
+    .await
+    .context("connecting to PostgreSQL (DATABASE_URL)")?;
     if config.migrate {
         db::migrate(&pool).await.context("running migrations")?;
     }
@@ -75,7 +80,10 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let checks = Registry::new(c.health_timeout)
         .with(health::Postgres(pool.clone()), Criticality::Critical)
         .with(health::RedisPing(redis.clone()), Criticality::Optional)
-        .with(health::RabbitMq::within(broker.clone(), c.health_timeout), Criticality::Optional);
+        .with(
+            health::RabbitMq::within(broker.clone(), c.health_timeout),
+            Criticality::Optional,
+        );
     let polling = tokio::spawn(gauges::api(pool.clone(), config.gauge_interval));
     let admission = Admission::new(config.admission);
     Admission::describe(crate::admission::ROUTES);
@@ -102,20 +110,28 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         started: std::time::Instant::now(),
         faults: FaultSwitch::start(redis_for_faults, config.faults, Duration::from_secs(1)),
         keys: crate::auth::KeyCache::new(config.auth_cache_ttl),
+        auth_failures: WindowLimit::new(config.auth_failures_per_minute, Duration::from_secs(60)),
+        local_rate: WindowLimit::new(config.rate_limit, config.rate_limit_window),
         config: Arc::new(config.clone()),
     };
     let app = routes::router(state)
         .merge(orator_telemetry::health::router(checks))
-        .merge(orator_telemetry::metrics::router(telemetry.metrics()));
+        .merge(orator_telemetry::metrics::router(
+            telemetry.metrics(),
+            config.metrics_token.clone(),
+        ));
 
     let listener = TcpListener::bind(config.http_addr)
         .await
         .context("binding ORATOR_HTTP_ADDR")?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let listener = crate::listener::Bounded::new(listener, config.max_connections);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(orator_telemetry::shutdown::signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<crate::listener::ClientAddr>(),
+    )
+    .with_graceful_shutdown(orator_telemetry::shutdown::signal())
+    .await?;
     let _ = stop_relay.send(true);
     let _ = relay_task.await;
     polling.abort();

@@ -7,7 +7,7 @@ use orator_core::{admission::Admission, cache::Redis, faults::FaultSwitch, queue
 use orator_engine::Synthesizer;
 use sqlx::PgPool;
 
-use crate::config::ApiConfig;
+use crate::{config::ApiConfig, limits::WindowLimit};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -34,6 +34,10 @@ pub struct AppState {
     pub faults: FaultSwitch,
     /// Recently authenticated keys.
     pub keys: crate::auth::KeyCache,
+    /// Failed authentications per client address.
+    pub auth_failures: WindowLimit<std::net::IpAddr>,
+    /// The per-key rate limit while Redis is unavailable.
+    pub local_rate: WindowLimit<uuid::Uuid>,
     /// Settings.
     pub config: Arc<ApiConfig>,
 }

@@ -88,6 +88,22 @@ pub fn flag(var: &'static str, default: bool) -> Result<bool, ConfigError> {
     }
 }
 
+/// `ORATOR_METRICS_TOKEN`, or the content of the file `ORATOR_METRICS_TOKEN_FILE` names:
+/// the bearer token `/metrics` asks for (unset: `/metrics` is open).
+pub fn metrics_token() -> Result<Option<String>, ConfigError> {
+    let file = string("ORATOR_METRICS_TOKEN_FILE", "");
+    if !file.is_empty() {
+        return std::fs::read_to_string(&file)
+            .map(|t| Some(t.trim().to_owned()).filter(|t| !t.is_empty()))
+            .map_err(|e| ConfigError {
+                var: "ORATOR_METRICS_TOKEN_FILE",
+                value: file,
+                reason: e.to_string(),
+            });
+    }
+    Ok(Some(string("ORATOR_METRICS_TOKEN", "")).filter(|t| !t.is_empty()))
+}
+
 /// Connection settings shared by both binaries.
 #[derive(Debug, Clone)]
 pub struct Connections {

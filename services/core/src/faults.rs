@@ -15,6 +15,9 @@ use crate::{
     config::{self, ConfigError},
 };
 
+/// Longest injected delay, in milliseconds.
+pub const MAX_INJECTED_MS: u64 = 60_000;
+
 /// What to inject. All zero means no faults.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -62,6 +65,16 @@ impl Faults {
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(format!("{name} must be between 0 and 1, got {r}"));
+            }
+        }
+        // An injected delay is held by a request or a job slot: past the sync timeout it only
+        // ties them up longer.
+        for (name, ms) in [
+            ("worker_delay_ms", self.worker_delay_ms),
+            ("api_latency_ms", self.api_latency_ms),
+        ] {
+            if ms > MAX_INJECTED_MS {
+                return Err(format!("{name} must be at most {MAX_INJECTED_MS}, got {ms}"));
             }
         }
         Ok(())

@@ -351,5 +351,10 @@ async fn phoneme_brackets_are_spoken_not_interpreted() {
         .await
         .expect("plain words");
     let ratio = bracketed.duration_seconds() / words.duration_seconds();
-    assert!(ratio > 2.0, "bracketed {} s vs words {} s: read as phonemes", bracketed.duration_seconds(), words.duration_seconds());
+    assert!(
+        ratio > 2.0,
+        "bracketed {} s vs words {} s: read as phonemes",
+        bracketed.duration_seconds(),
+        words.duration_seconds()
+    );
 }

@@ -1,6 +1,14 @@
 //! The Prometheus recorder and the `/metrics` route.
 
-use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets in seconds. 0.25 s and 1 s are exact SLO thresholds: a latency SLO
@@ -63,14 +71,44 @@ pub fn snapshot(handle: &PrometheusHandle) -> std::collections::HashMap<String, 
     sums
 }
 
-/// `GET /metrics` in the Prometheus text format.
-pub fn router(handle: PrometheusHandle) -> Router {
-    Router::new().route("/metrics", get(render)).with_state(handle)
+/// `GET /metrics` in the Prometheus text format; with a `token`, only for requests that
+/// send `Authorization: Bearer <token>` (others get 401).
+pub fn router(handle: PrometheusHandle, token: Option<String>) -> Router {
+    Router::new().route("/metrics", get(render)).with_state(Scrape {
+        handle,
+        token: token.map(Arc::from),
+    })
 }
 
-async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+#[derive(Clone)]
+struct Scrape {
+    handle: PrometheusHandle,
+    token: Option<Arc<str>>,
+}
+
+async fn render(State(scrape): State<Scrape>, headers: HeaderMap) -> Response {
+    if let Some(token) = &scrape.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| same(g.trim().as_bytes(), token.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need Authorization: Bearer <token>\n",
+            )
+                .into_response();
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        handle.render(),
+        scrape.handle.render(),
     )
+        .into_response()
+}
+
+/// Compares in time that depends only on the length, so a guess learns nothing from timing.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -40,6 +40,8 @@ pub struct WorkerConfig {
     pub gauge_interval: Duration,
     /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
     pub faults: Faults,
+    /// `ORATOR_METRICS_TOKEN` or `ORATOR_METRICS_TOKEN_FILE`: bearer token for `/metrics`.
+    pub metrics_token: Option<String>,
 }
 
 impl WorkerConfig {
@@ -67,6 +69,7 @@ impl WorkerConfig {
             trace_queue_link: config::flag("ORATOR_TRACE_QUEUE_LINK", false)?,
             gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
             faults: Faults::from_env()?,
+            metrics_token: config::metrics_token()?,
         })
     }
 }

@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Instant};
 use lapin::BasicProperties;
 use orator_core::{
     cache::{CachedAudio, Redis},
-    failure::JobFailure,
     db::{audio::NewAudio, jobs},
+    failure::JobFailure,
     metrics::{AUDIO_SECONDS, CHARACTERS, DEAD_LETTERED, JOB_DURATION, JOBS_PROCESSED},
     queue::{Broker, JobMessage, Outgoing},
 };
@@ -298,7 +298,11 @@ async fn give_up(ctx: &Context, job: &jobs::Job, failure: &JobFailure, deadline_
         props,
         parent: None,
     }];
-    if let Err(e) = ctx.broker.publish_confirmed("", &ctx.broker.topology().dead, dead).await {
+    if let Err(e) = ctx
+        .broker
+        .publish_confirmed("", &ctx.broker.topology().dead, dead)
+        .await
+    {
         tracing::error!(job_id = %job.id, error = %e, "dead-letter publish failed; requeueing");
         return Disposition::Requeue;
     }
@@ -306,7 +310,11 @@ async fn give_up(ctx: &Context, job: &jobs::Job, failure: &JobFailure, deadline_
         tracing::error!(job_id = %job.id, error = %e, "cannot mark job failed; the sweeper will");
     }
     metrics::counter!(JOBS_PROCESSED, "outcome" => "failed").increment(1);
-    let reason = if failure.is_permanent() { "permanent" } else { "exhausted" };
+    let reason = if failure.is_permanent() {
+        "permanent"
+    } else {
+        "exhausted"
+    };
     metrics::counter!(DEAD_LETTERED, "reason" => reason).increment(1);
     Disposition::Ack
 }

@@ -44,8 +44,8 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let c = &config.connections;
     // The api owns migrations; the worker connects lazily and waits for them below, so it
     // can start beside a fresh api (reporting itself not ready) instead of exiting.
-    let pool = db::connect_lazy(&c.database_url, c.db_max_connections, c.db_statement_timeout)
-        .context("DATABASE_URL")?;
+    let pool =
+        db::connect_lazy(&c.database_url, c.db_max_connections, c.db_statement_timeout).context("DATABASE_URL")?;
     let redis = c.redis().context("REDIS_URL")?;
     let broker = Arc::new(Broker::new(
         c.amqp_url.clone(),
@@ -71,9 +71,15 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     // later requests.
     let checks = Registry::new(c.health_timeout)
         .with(health::Postgres(pool.clone()), Criticality::Critical)
-        .with(health::RabbitMq::within(broker.clone(), c.health_timeout), Criticality::Critical)
+        .with(
+            health::RabbitMq::within(broker.clone(), c.health_timeout),
+            Criticality::Critical,
+        )
         .with(health::RedisPing(redis.clone()), Criticality::Optional);
-    let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(telemetry.metrics()));
+    let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(
+        telemetry.metrics(),
+        config.metrics_token.clone(),
+    ));
     let listener = TcpListener::bind(config.http_addr)
         .await
         .context("binding ORATOR_HTTP_ADDR")?;

@@ -97,8 +97,10 @@ pub struct JobList {
 
 /// Paging parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Cursor from the previous page.
     pub after: Option<Uuid>,
@@ -130,11 +132,13 @@ async fn owned(state: &AppState, caller: Caller, id: &str) -> Result<jobs::Job, 
     path = "/v1/jobs",
     tag = "jobs",
     request_body = SpeechBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a request safely: the same key returns the same job")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Repeat a request safely: the same key with the same body returns the same job")),
     responses(
         (status = 202, description = "Accepted", body = JobView),
         (status = 400, description = "Invalid request", body = crate::error::ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
+        (status = 422, description = "Idempotency-Key already used with a different body", body = crate::error::ErrorBody),
         (status = 429, description = "Rate limited", body = crate::error::ErrorBody),
         (status = 503, description = "Overloaded or the job backlog is too long; see Retry-After", body = crate::error::ErrorBody),
     )
@@ -148,7 +152,9 @@ async fn create_job(
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
-            Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY => Some(k.to_owned()),
+            Ok(k) if (1..=MAX_IDEMPOTENCY_KEY).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(k.to_owned())
+            }
             _ => {
                 return Err(ApiError::BadRequest {
                     status: StatusCode::BAD_REQUEST,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod catalog;
 pub mod jobs;
 pub mod monitoring;
+mod openapi;
 pub mod speech;
 
 use axum::{
@@ -59,7 +60,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 /// Every API route, instrumented, with its state.
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = api_routes().split_for_parts();
-    let doc = std::sync::Arc::new(doc);
+    let doc = std::sync::Arc::new(openapi::document(&doc, &state));
     let instrumented = state.config.instrument_http;
     let routes = routes
         .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))

@@ -35,7 +35,7 @@ pub struct SpeechBody {
     #[schema(example = "mp3")]
     pub response_format: Option<String>,
     /// 0.25 to 4.0, default 1.0.
-    #[schema(example = 1.0)]
+    #[schema(example = 1.0, minimum = 0.25, maximum = 4.0)]
     pub speed: Option<f64>,
 }
 

@@ -69,5 +69,8 @@ pub async fn delete_unreferenced(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::
     let mut conn = acquire(pool).await?;
     let query =
         sqlx::query("DELETE FROM audio WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE audio_id = $1)").bind(id);
-    Ok(timed("DELETE", "audio", query.execute(&mut *conn)).await?.rows_affected() > 0)
+    Ok(timed("DELETE", "audio", query.execute(&mut *conn))
+        .await?
+        .rows_affected()
+        > 0)
 }

@@ -64,7 +64,10 @@ pub fn connect_lazy(url: &str, max_connections: u32, statement_timeout: Duration
 pub async fn wait_for_schema(pool: &PgPool) {
     let mut last_log: Option<Instant> = None;
     loop {
-        match sqlx::query("SELECT error_code, claimed_until FROM jobs, outbox LIMIT 0").execute(pool).await {
+        match sqlx::query("SELECT error_code, claimed_until FROM jobs, outbox LIMIT 0")
+            .execute(pool)
+            .await
+        {
             Ok(_) => return,
             Err(e) => {
                 if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {

@@ -178,7 +178,13 @@ const STDERR_LIMIT: u64 = 16 * 1024;
 fn neutralise(text: &str) -> String {
     let plain: String = text
         .chars()
-        .map(|c| if c.is_control() && !matches!(c, '\n' | '\t') { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     // `[[` in any run of brackets opens phoneme mode; a space between them does not.
     plain.replace("[[", "[ [")
@@ -201,7 +207,8 @@ async fn read_capped(
         if let Some(max) = max {
             // The byte budget follows the voice's own sample rate, known once the header is in.
             if limit.is_none() {
-                limit = wav::sample_rate(&audio).map(|rate| wav::HEADER_SLACK + (max.as_secs_f64() * f64::from(rate)) as usize * 2);
+                limit = wav::sample_rate(&audio)
+                    .map(|rate| wav::HEADER_SLACK + (max.as_secs_f64() * f64::from(rate)) as usize * 2);
             }
             if limit.is_some_and(|limit| audio.len() > limit) {
                 return Err(EngineError::TooLong(max));
