@@ -4,6 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use orator_core::{
     config::{self, ConfigError, Connections},
+    db::maintenance::Retention,
     faults::Faults,
 };
 
@@ -40,6 +41,9 @@ pub struct WorkerConfig {
     pub gauge_interval: Duration,
     /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
     pub faults: Faults,
+    /// `ORATOR_JOB_LEASE_MS` (default twice the synthesis timeout), `ORATOR_SWEEP_INTERVAL_MS`,
+    /// `ORATOR_{AUDIO,JOB,OUTBOX}_RETENTION_HOURS` and `ORATOR_RETENTION_INTERVAL_MS`.
+    pub maintenance: crate::maintenance::Settings,
     /// `ORATOR_METRICS_TOKEN` or `ORATOR_METRICS_TOKEN_FILE`: bearer token for `/metrics`.
     pub metrics_token: Option<String>,
 }
@@ -48,7 +52,31 @@ impl WorkerConfig {
     /// Reads the environment; the error names the variable at fault.
     pub fn from_env() -> Result<Self, ConfigError> {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
+        let synthesis_timeout = config::millis("ORATOR_SYNTHESIS_TIMEOUT_MS", "60000")?;
+        let max_attempts = config::positive("ORATOR_MAX_ATTEMPTS", "3")?;
+        let hours = |var: &'static str, default: &str| {
+            config::parse_checked(var, default, |h: &f64| {
+                if h.is_finite() && *h >= 0.0 {
+                    Ok(())
+                } else {
+                    Err("must be a number of hours, 0 or more".into())
+                }
+            })
+            .map(|h| Duration::from_secs_f64(h * 3600.0))
+        };
+        let maintenance = crate::maintenance::Settings {
+            lease: config::millis("ORATOR_JOB_LEASE_MS", &(2 * synthesis_timeout.as_millis()).to_string())?,
+            max_attempts,
+            sweep_every: config::millis("ORATOR_SWEEP_INTERVAL_MS", "30000")?.max(Duration::from_millis(10)),
+            retention: Retention {
+                audio: hours("ORATOR_AUDIO_RETENTION_HOURS", "168")?,
+                jobs: hours("ORATOR_JOB_RETENTION_HOURS", "720")?,
+                outbox: hours("ORATOR_OUTBOX_RETENTION_HOURS", "24")?,
+            },
+            reap_every: config::millis("ORATOR_RETENTION_INTERVAL_MS", "60000")?.max(Duration::from_millis(10)),
+        };
         Ok(Self {
+            maintenance,
             connections: Connections::from_env()?,
             http_addr: config::parse("ORATOR_HTTP_ADDR", "0.0.0.0:8001")?,
             prefetch: config::parse_checked("ORATOR_PREFETCH", "8", |v: &u16| {
@@ -59,10 +87,10 @@ impl WorkerConfig {
                 }
             })?,
             engine_concurrency: config::positive("ORATOR_ENGINE_CONCURRENCY", &cpus)? as usize,
-            max_attempts: config::positive("ORATOR_MAX_ATTEMPTS", "3")?,
+            max_attempts,
             retry_base: config::millis("ORATOR_RETRY_BASE_MS", "1000")?,
             shutdown_grace: config::millis("ORATOR_SHUTDOWN_GRACE_MS", "30000")?,
-            synthesis_timeout: config::millis("ORATOR_SYNTHESIS_TIMEOUT_MS", "60000")?,
+            synthesis_timeout,
             max_audio: Duration::from_secs(config::positive("ORATOR_MAX_AUDIO_SECONDS", "300")?.into()),
             cache_ttl: std::time::Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),

@@ -40,6 +40,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     )
     .context("starting telemetry")?;
     orator_core::metrics::describe();
+    crate::maintenance::describe();
     zero_counters();
     let c = &config.connections;
     // The api owns migrations; the worker connects lazily and waits for them below, so it
@@ -97,10 +98,12 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         config,
     });
     let (stop, stopped) = watch::channel(false);
+    let stop_maintenance = stopped.clone();
     let consuming = tokio::spawn(async move {
         db::wait_for_schema(&ctx.pool).await;
         tracing::info!("database ready; consuming");
-        consumer::run(ctx, stopped).await
+        let housekeeping = crate::maintenance::run(ctx.pool.clone(), ctx.config.maintenance, stop_maintenance);
+        tokio::join!(consumer::run(ctx, stopped), housekeeping);
     });
     orator_telemetry::shutdown::signal().await;
     let _ = stop.send(true);

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audio;
 pub mod jobs;
+pub mod maintenance;
 pub mod outbox;
 
 use std::{
