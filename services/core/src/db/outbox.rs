@@ -1,7 +1,6 @@
 //! The transactional outbox: rows commit with their job (see `jobs::create`), the relay
 //! publishes them.
 
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{acquire, timed};
@@ -21,21 +20,47 @@ pub struct OutboxRow {
     pub headers: serde_json::Value,
 }
 
-/// Locks up to `limit` unpublished rows; other relays skip them.
-pub async fn lock_pending(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+/// Claims up to `limit` unpublished rows for `lease` and returns them. The claim commits at
+/// once, so no lock is held while they are published; other relays skip them until the
+/// lease runs out (which is how a relay that died mid-publish hands them on).
+pub async fn claim_pending(
+    pool: &sqlx::PgPool,
+    limit: i64,
+    lease: std::time::Duration,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    let mut conn = acquire(pool).await?;
     let query = sqlx::query_as(
-        "SELECT id, job_id, payload, headers FROM outbox WHERE published_at IS NULL
-         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
+         WHERE id IN (
+           SELECT id FROM outbox
+           WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, job_id, payload, headers",
     )
-    .bind(limit);
-    timed("SELECT", TABLE, query.fetch_all(conn)).await
+    .bind(limit)
+    .bind(lease.as_secs_f64());
+    let mut rows: Vec<OutboxRow> = timed("UPDATE", TABLE, query.fetch_all(&mut *conn)).await?;
+    // RETURNING has no order; publish in commit order.
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
 }
 
 /// Marks rows published.
-pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+pub async fn mark_published(pool: &sqlx::PgPool, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut conn = acquire(pool).await?;
+    let query = sqlx::query(
+        "UPDATE outbox SET published_at = now(), claimed_until = NULL, attempts = attempts + 1 WHERE id = ANY($1)",
+    )
+    .bind(ids);
+    timed("UPDATE", TABLE, query.execute(&mut *conn)).await.map(drop)
+}
+
+/// Gives claimed rows back at once (their publish failed), so the next pass retries them.
+pub async fn release(pool: &sqlx::PgPool, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut conn = acquire(pool).await?;
     let query =
-        sqlx::query("UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)").bind(ids);
-    timed("UPDATE", TABLE, query.execute(conn)).await.map(drop)
+        sqlx::query("UPDATE outbox SET claimed_until = NULL, attempts = attempts + 1 WHERE id = ANY($1)").bind(ids);
+    timed("UPDATE", TABLE, query.execute(&mut *conn)).await.map(drop)
 }
 
 /// Number of unpublished rows and the age of the oldest, in seconds.

@@ -21,29 +21,42 @@ pub enum QueueError {
     /// The broker refused the message.
     #[error("broker did not confirm the message")]
     Nacked,
-    /// Connecting took too long.
-    #[error("amqp connect timed out")]
-    Timeout,
+    /// The broker did not answer in time (connect, channel, declare, publish or confirm).
+    #[error("amqp {0} timed out")]
+    Timeout(&'static str),
 }
 
 /// One connection and one confirm-mode channel, opened on first use and reopened after a
-/// failure. Cloning is not offered: share it in an `Arc`.
+/// failure. Every call is bounded by the timeout given at creation, so a stalled broker
+/// costs a caller that long at most. Cloning is not offered: share it in an `Arc`.
 pub struct Broker {
     url: String,
     name: String,
     topology: Topology,
-    connect_timeout: Duration,
+    timeout: Duration,
     state: Mutex<Option<(Connection, Channel)>>,
 }
 
+/// `f`, or [`QueueError::Timeout`] naming `what` after `limit`.
+async fn bounded<T>(
+    limit: Duration,
+    what: &'static str,
+    f: impl Future<Output = Result<T, QueueError>>,
+) -> Result<T, QueueError> {
+    tokio::time::timeout(limit, f)
+        .await
+        .unwrap_or(Err(QueueError::Timeout(what)))
+}
+
 impl Broker {
-    /// A handle for `url`; nothing connects until first use.
-    pub fn new(url: impl Into<String>, name: impl Into<String>, topology: Topology, connect_timeout: Duration) -> Self {
+    /// A handle for `url` whose calls each take at most `timeout`; nothing connects until
+    /// first use.
+    pub fn new(url: impl Into<String>, name: impl Into<String>, topology: Topology, timeout: Duration) -> Self {
         Self {
             url: url.into(),
             name: name.into(),
             topology,
-            connect_timeout,
+            timeout,
             state: Mutex::new(None),
         }
     }
@@ -56,30 +69,36 @@ impl Broker {
     /// Opens a new connection (declaring the topology); used by consumers, which want
     /// their own.
     pub async fn connect(&self) -> Result<Connection, QueueError> {
-        let props = ConnectionProperties::default().with_connection_name(self.name.as_str().into());
-        let conn = tokio::time::timeout(self.connect_timeout, Connection::connect(&self.url, props))
-            .await
-            .map_err(|_| QueueError::Timeout)??;
-        let channel = conn.create_channel().await?;
-        self.topology.declare(&channel).await?;
-        let _ = channel.close(200, "topology declared".into()).await;
-        Ok(conn)
+        bounded(self.timeout, "connect", async {
+            let props = ConnectionProperties::default().with_connection_name(self.name.as_str().into());
+            let conn = Connection::connect(&self.url, props).await?;
+            let channel = conn.create_channel().await?;
+            self.topology.declare(&channel).await?;
+            let _ = channel.close(200, "topology declared".into()).await;
+            Ok(conn)
+        })
+        .await
     }
 
-    /// The publishing channel, connecting if needed.
+    /// The publishing channel, connecting if needed. The lock is not held while connecting:
+    /// callers racing a reconnect each try, and the last one's connection is kept.
     pub async fn channel(&self) -> Result<Channel, QueueError> {
-        let mut state = self.state.lock().await;
-        if let Some((conn, channel)) = state.as_ref()
+        if let Some((conn, channel)) = self.state.lock().await.as_ref()
             && conn.status().connected()
             && channel.status().connected()
         {
             return Ok(channel.clone());
         }
-        *state = None;
         let conn = self.connect().await?;
-        let channel = conn.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        *state = Some((conn, channel.clone()));
+        let channel = bounded(self.timeout, "channel", async {
+            let channel = conn.create_channel().await?;
+            channel.confirm_select(ConfirmSelectOptions::default()).await?;
+            Ok(channel)
+        })
+        .await?;
+        if let Some((old, _)) = self.state.lock().await.replace((conn, channel.clone())) {
+            tokio::spawn(async move { old.close(200, "replaced".into()).await });
+        }
         tracing::info!(broker = %self.name, "amqp publisher connected");
         Ok(channel)
     }
@@ -101,7 +120,7 @@ impl Broker {
         messages: Vec<Outgoing>,
     ) -> Result<(), QueueError> {
         let destination = if exchange.is_empty() { routing_key } else { exchange };
-        let result = async {
+        let result = bounded(self.timeout, "publish", async {
             let channel = self.channel().await?;
             let mut confirms = Vec::with_capacity(messages.len());
             for message in messages {
@@ -156,7 +175,7 @@ impl Broker {
                 }
             }
             outcome
-        }
+        })
         .await;
         if result.is_err() {
             self.reset().await;

@@ -11,8 +11,11 @@ use tokio::sync::{Notify, watch};
 use super::{Broker, Outgoing, QueueError};
 use crate::db::outbox;
 
-/// Rows published per transaction.
+/// Rows published per pass.
 const BATCH: i64 = 200;
+/// How long claimed rows are skipped by other relays: longer than a publish may take (the
+/// broker's timeout bounds it), short enough that a dead relay's rows are soon retried.
+const CLAIM_LEASE: Duration = Duration::from_secs(30);
 
 /// Publishes the outbox; wake it with [`Relay::nudge`] after a commit for low latency.
 #[derive(Clone)]
@@ -76,20 +79,27 @@ impl Relay {
     async fn drain(&self) -> Result<usize, RelayError> {
         let mut total = 0;
         loop {
-            let mut tx = self.pool.begin().await?;
-            let rows = outbox::lock_pending(&mut tx, BATCH).await?;
+            let rows = outbox::claim_pending(&self.pool, BATCH, CLAIM_LEASE).await?;
             if rows.is_empty() {
                 return Ok(total);
             }
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             let topology = self.broker.topology();
             let messages: Vec<_> = rows.iter().map(message).collect();
-            self.broker
+            if let Err(e) = self
+                .broker
                 .publish_confirmed(&topology.exchange, &topology.jobs, messages)
-                .await?;
-            // A crash here publishes these rows again: the worker is idempotent.
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            outbox::mark_published(&mut tx, &ids).await?;
-            tx.commit().await?;
+                .await
+            {
+                // Unconfirmed: some may have arrived, all go again (the worker is idempotent).
+                if let Err(release) = outbox::release(&self.pool, &ids).await {
+                    tracing::warn!(error = %release, "cannot release outbox rows; their claim lapses instead");
+                }
+                return Err(e.into());
+            }
+            // A crash here publishes these rows again once the claim lapses: the worker is
+            // idempotent.
+            outbox::mark_published(&self.pool, &ids).await?;
             total += rows.len();
         }
     }
