@@ -17,9 +17,10 @@
 #   6. the monitoring stack's own security (python below): Prometheus and Alertmanager run
 #      with a web.yml of bcrypt-hashed users; every client of theirs (Prometheus' jobs and
 #      alerting, Grafana's datasources, the healthchecks) sends a user of that file and a
-#      password file that matches the hash; every Orator scrape job sends a bearer token
-#      equal to the api's and worker's ORATOR_METRICS_TOKEN; Grafana's anonymous access is
-#      off unless GRAFANA_ANONYMOUS=true; no service uses the host's network.
+#      password file that matches the hash; the api and the worker read the /metrics bearer
+#      token from the metrics-token secret (ORATOR_METRICS_TOKEN_FILE, no ORATOR_METRICS_TOKEN
+#      beside it) and every Orator scrape job sends that same file; Grafana's anonymous
+#      access is off unless GRAFANA_ANONYMOUS=true; no service uses the host's network.
 #
 # Installs what it needs, idempotently: check-jsonschema, logstash-pipeline-parser,
 # dockerfile-parse, bcrypt and PyYAML into .venv; docker-compose, prometheus-blackbox-exporter and
@@ -58,7 +59,7 @@ trap 'rm -rf "$tmp"' EXIT
 export COMPOSE_PROJECT_NAME=orator
 unset ORATOR_ADMIN_API_KEY SLACK_WEBHOOK_URL PAGERDUTY_ROUTING_KEY SMTP_SMARTHOST \
       SMTP_FROM SMTP_TO SMTP_AUTH_USERNAME SMTP_AUTH_PASSWORD SMTP_REQUIRE_TLS \
-      ORATOR_METRICS_TOKEN GRAFANA_ANONYMOUS GRAFANA_ADMIN_PASSWORD || true
+      ORATOR_METRICS_TOKEN ORATOR_METRICS_TOKEN_FILE GRAFANA_ANONYMOUS GRAFANA_ADMIN_PASSWORD || true
 
 # --- 1. schema and docker-compose ---------------------------------------------------------
 log "compose-spec schema (check-jsonschema $(.venv/bin/check-jsonschema --version | awk '{print $NF}'))"
@@ -488,10 +489,26 @@ def server_of(host):
 
 # -- Prometheus' clients: its jobs and alerting
 prom = yaml.safe_load(open("monitoring/prometheus/prometheus.yml"))
-token = {n: env(n).get("ORATOR_METRICS_TOKEN") for n in ("api", "worker")}
-for n, t in token.items():
-    if not t:
-        error(f"{n}: ORATOR_METRICS_TOKEN is empty: /metrics would be open")
+# Orator's /metrics token: one file, the metrics-token secret. The api and the worker read it
+# through ORATOR_METRICS_TOKEN_FILE (which wins over ORATOR_METRICS_TOKEN: a second copy in
+# the environment could only drift, so none may be set); Prometheus sends the same file.
+token_file = {}  # service -> repository file holding its token
+for n in ("api", "worker"):
+    e = env(n)
+    if e.get("ORATOR_METRICS_TOKEN") is not None:
+        error(f"{n}: sets ORATOR_METRICS_TOKEN; the token lives in the metrics-token secret only "
+              f"(ORATOR_METRICS_TOKEN_FILE wins over it anyway)")
+    path = e.get("ORATOR_METRICS_TOKEN_FILE")
+    if not path:
+        error(f"{n}: ORATOR_METRICS_TOKEN_FILE is not set: /metrics would be open")
+        continue
+    f = repo_file(n, path)
+    if f is None or not f.is_file():
+        error(f"{n}: ORATOR_METRICS_TOKEN_FILE={path} is not a file compose gives {n} (secrets: [metrics-token])")
+    elif not f.read_text().strip():
+        error(f"{n}: {f} (ORATOR_METRICS_TOKEN_FILE) is empty: /metrics would be open")
+    else:
+        token_file[n] = f
 n_orator = 0
 for job in prom["scrape_configs"]:
     name = job["job_name"]
@@ -515,10 +532,11 @@ for job in prom["scrape_configs"]:
             error(f"{where}: no authorization {{type: Bearer, credentials_file}}: Orator's /metrics answers 401")
             continue
         value = read_secret("prometheus", auth["credentials_file"], where)
-        for n, t in token.items():
-            if value is not None and value != t:
-                error(f"{where}: the token in {repo_file('prometheus', auth['credentials_file'])} differs from "
-                      f"{n}'s ORATOR_METRICS_TOKEN (change both: monitoring/secrets/README.md)")
+        sent = repo_file("prometheus", auth["credentials_file"])
+        for n, f in token_file.items():
+            if value is not None and sent is not None and sent.resolve() != f.resolve():
+                error(f"{where}: sends {sent}, but {n} reads its token from {f} (ORATOR_METRICS_TOKEN_FILE): "
+                      f"both must be the metrics-token secret")
 if n_orator < 2:
     error(f"prometheus.yml: expected the orator-api and orator-worker jobs, found {n_orator} Orator jobs")
 for am in (prom.get("alerting") or {}).get("alertmanagers") or []:
@@ -575,7 +593,8 @@ for e in errors:
 if errors:
     sys.exit(1)
 print(f"  ok: basic auth (bcrypt) on {', '.join(sorted(web_users))}; every client's password matches; "
-      f"{n_orator} Orator jobs send ORATOR_METRICS_TOKEN; Grafana anonymous access off by default")
+      f"{n_orator} Orator jobs send the token file api and worker read (ORATOR_METRICS_TOKEN_FILE); "
+      f"Grafana anonymous access off by default")
 PY
 
 log "all compose checks passed"

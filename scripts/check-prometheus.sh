@@ -256,7 +256,7 @@ for sc in prom["scrape_configs"]:
 if jobs != JOBS:
     fail(f"prometheus.yml: job labels {sorted(jobs)} differ from the agreed {sorted(JOBS)}")
 
-# Credentials: Orator's /metrics wants the bearer token (ORATOR_METRICS_TOKEN), Prometheus
+# Credentials: Orator's /metrics wants the bearer token (ORATOR_METRICS_TOKEN_FILE), Prometheus
 # and Alertmanager basic auth (their web.yml). Always from files under /run/secrets/.
 def secret_file(path):
     return isinstance(path, str) and path.startswith("/run/secrets/")
@@ -336,7 +336,7 @@ yaml.safe_dump({"global": {"scrape_interval": "1s", "scrape_timeout": "1s"}, "sc
 PYTHON
 promtool check config "$tmp/live.yml" >/dev/null || failed "the live configuration"
 
-# Orator's /metrics as ORATOR_METRICS_TOKEN makes it: 401 without the bearer token.
+# Orator's /metrics with a token configured: 401 without the bearer token.
 "$PY" - "$sink_port" "$token" >"$tmp/sink.log" 2>&1 <<'PYTHON' &
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer

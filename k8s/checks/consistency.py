@@ -13,7 +13,9 @@ Rust source rather than hard-coding what the binaries serve, so drift on either 
   path is the /metrics route of services/telemetry/src/metrics.rs) and the NetworkPolicy's
   Prometheus port; the Service is named after the Prometheus job (orator-api, orator-worker);
 * the ServiceMonitor sends a bearer token (`authorization`) from an existing Secret key, and
-  that value is the pods' ORATOR_METRICS_TOKEN (set, so /metrics is not open);
+  that value is the pods' token (set, so /metrics is not open): the file ORATOR_METRICS_TOKEN_FILE
+  names, resolved through the container's volumeMounts to a Secret volume's key (readable by
+  the pod's user, and no ORATOR_METRICS_TOKEN beside it), or else ORATOR_METRICS_TOKEN;
 * every ConfigMap, Secret and key a pod or TriggerAuthentication references exists;
 * egress allows DNS and the ports of DATABASE_URL, REDIS_URL, AMQP_URL (from the rendered
   Secret) and of OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -238,6 +240,47 @@ def pod_env(r: Rendered, pod_spec: dict, container: dict, where: str) -> dict[st
     return env
 
 
+def mounted_secret_file(r: Rendered, pod_spec: dict, container: dict, path: str) -> tuple[str | None, str]:
+    """The content of the file `path` inside the container when a Secret volume provides it,
+    else None; with a reason either way. Follows volumeMounts (subPath too) and the volume's
+    `items`, and checks that the pod's user can read the file."""
+    mount, rel = None, None
+    for m in container.get("volumeMounts") or []:
+        root = m["mountPath"].rstrip("/")
+        if m.get("subPath"):
+            if path == root:
+                mount, rel = m, m["subPath"]
+        elif path.startswith(root + "/"):
+            mount, rel = m, path[len(root) + 1:]
+    if mount is None:
+        return None, f"no volumeMount provides {path}"
+    volume = next((v for v in pod_spec.get("volumes") or [] if v["name"] == mount["name"]), None)
+    if volume is None or "secret" not in volume:
+        return None, f"{path} is on volume {mount['name']}, which is not a Secret volume"
+    source = volume["secret"]
+    secret = r.get("Secret", source.get("secretName"))
+    if secret is None:
+        return None, f"volume {mount['name']}: Secret {source.get('secretName')} does not exist"
+    mode = source.get("defaultMode", 0o644)
+    items = source.get("items")
+    if items:
+        item = next((i for i in items if i["path"] == rel), None)
+        if item is None:
+            return None, f"volume {mount['name']} has no item with path {rel}"
+        key, mode = item["key"], item.get("mode", mode)
+    else:
+        key = rel
+    data = secret.get("data") or {}
+    if key not in data:
+        return None, f"Secret {source.get('secretName')} has no key {key}"
+    # Secret files belong to root, and to the group fsGroup when the pod sets one (a
+    # supplementary group of its processes).
+    fs_group = (pod_spec.get("securityContext") or {}).get("fsGroup")
+    if not (mode & 0o004 or (mode & 0o040 and fs_group is not None)):
+        return None, f"{path} has mode {mode:o}: the pod's user (not root) cannot read it"
+    return base64.b64decode(data[key]).decode(), f"Secret {source.get('secretName')} key {key}"
+
+
 def resolve_port(container: dict, port) -> int | None:
     if isinstance(port, int):
         return port
@@ -342,9 +385,19 @@ def check_component(r: Rendered, facts: dict, component: str, name: str, contain
                     if check(secret is not None and cred["key"] in (secret.get("data") or {}),
                              where(f"ServiceMonitor credentials {cred['name']}/{cred['key']} do not exist")):
                         token = base64.b64decode(secret["data"][cred["key"]]).decode()
-                        mine = env.get("ORATOR_METRICS_TOKEN")
-                        check(bool(mine), where("ORATOR_METRICS_TOKEN is not set: /metrics would be open"))
-                        check(token == mine, where("the ServiceMonitor's token differs from the pods' ORATOR_METRICS_TOKEN"))
+                        # As the binaries read it: the file wins over the variable; both trimmed.
+                        path = env.get("ORATOR_METRICS_TOKEN_FILE")
+                        if path:
+                            mine, why = mounted_secret_file(r, spec, container, path)
+                            check(mine is not None, where(f"ORATOR_METRICS_TOKEN_FILE={path}: {why}"))
+                            check("ORATOR_METRICS_TOKEN" not in env,
+                                  where("ORATOR_METRICS_TOKEN is set beside ORATOR_METRICS_TOKEN_FILE (the file wins): keep the token in one place"))
+                            source = f"the file ORATOR_METRICS_TOKEN_FILE names ({why})"
+                        else:
+                            mine, source = env.get("ORATOR_METRICS_TOKEN"), "ORATOR_METRICS_TOKEN"
+                        mine = (mine or "").strip()
+                        check(bool(mine), where("neither ORATOR_METRICS_TOKEN_FILE nor ORATOR_METRICS_TOKEN gives a token: /metrics would be open"))
+                        check(token.strip() == mine, where(f"the ServiceMonitor's token differs from the pods' token, {source}"))
 
     # NetworkPolicies.
     policies = policies_for(r, labels)

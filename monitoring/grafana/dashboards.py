@@ -749,14 +749,17 @@ def speech() -> dict:
         ),
         timeseries(
             "Rate-limited requests",
-            "Requests refused with 429 Too Many Requests per second.",
+            "Requests refused with 429 Too Many Requests per second by the per-key rate limit (addresses throttled for "
+            "failed authentication count under Authentication failures, reason throttled).",
             "reqps",
             [prom(f"sum(rate(orator_rate_limited_requests_total[{RI}]))", "429")],
             w=8,
         ),
         timeseries(
             "Authentication failures",
-            "Requests refused with 401 per second: missing = no bearer token, invalid = unknown or revoked key.",
+            "Requests refused for want of a valid key, per second: missing = no bearer token, invalid = unknown or "
+            "revoked key (both 401); throttled = refused with 429 before any key lookup, the client address being over "
+            "ORATOR_AUTH_FAILURES_PER_MINUTE.",
             "reqps",
             [prom(f"sum by (reason) (rate(orator_auth_failures_total[{RI}]))", "{{reason}}")],
             w=8,
@@ -791,7 +794,7 @@ def queue() -> dict:
         ),
         stat(
             "Ready in tts.jobs.dead",
-            "Messages dead-lettered into tts.jobs.dead (exhausted retries or unreadable). They stay until someone looks.",
+            "Messages dead-lettered into tts.jobs.dead (exhausted retries, permanent failures or unreadable). They stay until someone looks.",
             "short",
             [prom(f'max({q}{{queue=~".*tts.jobs.dead"}})', "tts.jobs.dead")],
             w=4, thresholds=thresholds((GREEN, None), (RED, 1)),
@@ -879,7 +882,8 @@ def queue() -> dict:
         ),
         timeseries(
             "Dead-lettered",
-            "Messages sent to tts.jobs.dead per second: exhausted (out of retries) or unreadable.",
+            "Messages sent to tts.jobs.dead per second: exhausted (out of retries), permanent (failed at once: the input "
+            "can never succeed, e.g. audio longer than ORATOR_MAX_AUDIO_SECONDS or no speech) or unreadable.",
             "mps",
             [prom(f"sum by (reason) (rate(orator_messages_dead_lettered_total[{RI}]))", "{{reason}}")],
             w=8,
@@ -936,6 +940,34 @@ def queue() -> dict:
             ],
             w=24, thresholds=thresholds((GREEN, None), (RED, 10)),
         ),
+        row("Maintenance"),
+        timeseries(
+            "Jobs swept",
+            "Jobs left running past their lease (ORATOR_JOB_LEASE_MS: their worker vanished, or could not record the "
+            "outcome) that the sweeper found, per interval: requeued = sent back to the queue for another attempt, "
+            "failed = out of attempts, failed for good (OratorJobsAbandoned).",
+            "short",
+            [prom(f"sum by (action) (increase(orator_jobs_swept_total[{RI}]))", "{{action}}")],
+            w=8, bars=True, stack=True, legend_calcs=("sum", "max"),
+        ),
+        timeseries(
+            "Rows deleted by retention",
+            "Rows the retention reaper deleted per interval, by table: audio past ORATOR_AUDIO_RETENTION_HOURS (and "
+            "audio no job refers to), finished jobs past ORATOR_JOB_RETENTION_HOURS, published outbox rows past "
+            "ORATOR_OUTBOX_RETENTION_HOURS.",
+            "short",
+            [prom(f"sum by (table) (increase(orator_retention_deleted_total[{RI}]))", "{{table}}")],
+            w=8, bars=True, stack=True, legend_calcs=("sum", "max"),
+        ),
+        timeseries(
+            "Time since last maintenance pass",
+            "Time since the newest pass of each task, on any worker, that completed without error (the sweeper runs "
+            "every ORATOR_SWEEP_INTERVAL_MS, 30 s; retention every ORATOR_RETENTION_INTERVAL_MS, 60 s). "
+            "OratorMaintenanceStalled fires past 15 minutes.",
+            "s",
+            [prom("time() - max by (task) (orator_maintenance_last_success_timestamp_seconds)", "{{task}}")],
+            w=8, thresholds=thresholds((GREEN, None), (ORANGE, 300), (RED, 900)),
+        ),
         row("Broker (RabbitMQ exporter)"),
         timeseries(
             "Ready messages (broker)",
@@ -965,7 +997,7 @@ def queue() -> dict:
     return dashboard(
         "orator-queue",
         "Orator / Queue and worker",
-        "RabbitMQ queues as the workers see them, publishing, consuming, settlement, dead letters, the outbox and job outcomes and latency.",
+        "RabbitMQ queues as the workers see them, publishing, consuming, settlement, dead letters, the outbox, job outcomes and latency, and the workers' maintenance (sweeper, retention).",
         items,
     )
 

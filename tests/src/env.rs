@@ -144,6 +144,32 @@ impl TestEnv {
         q.message_count()
     }
 
+    /// Publishes `body` as is to the queue `tts.jobs<suffix>`, past the service (for poison
+    /// messages and duplicate deliveries), and waits for the broker's confirm.
+    pub async fn publish_raw(&self, suffix: &str, body: &[u8]) {
+        let conn = self.slice.amqp_direct().await;
+        let channel = conn.create_channel().await.unwrap();
+        channel
+            .confirm_select(lapin::options::ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        let name = format!("{}tts.jobs{suffix}", self.slice.queue_prefix);
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                name.as_str().into(),
+                lapin::options::BasicPublishOptions::default(),
+                body,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(confirm.is_ack(), "broker refused the raw message");
+        let _ = conn.close(200, "bye".into()).await;
+    }
+
     /// A small executable that stands in for espeak-ng: it answers the start-up queries
     /// with the real binary and runs `body` (a shell snippet) before each synthesis.
     pub fn espeak_wrapper(&self, name: &str, body: &str) -> String {

@@ -1,5 +1,12 @@
-//! A TCP proxy the test controls: cut it and every connection through it dies and new ones
-//! are refused, as if the server had gone away; restore it and traffic flows again.
+//! A TCP proxy the test controls, to put faults between a service and a real server:
+//! - **cut**: every connection through it dies and new ones are refused, as if the server
+//!   had gone away;
+//! - **stall**: connections are accepted and kept, but nothing is forwarded either way, as
+//!   with a black-holed network or a frozen server; what was sent arrives once it flows
+//!   again, as TCP's retransmissions would deliver it;
+//! - **latency**: every chunk is forwarded after a delay.
+//!
+//! `restore` undoes cut and stall; latency stays until set to zero.
 
 use std::{
     net::SocketAddr,
@@ -7,18 +14,28 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use tokio::{
-    net::{TcpListener, TcpStream},
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream, tcp::OwnedReadHalf, tcp::OwnedWriteHalf},
     sync::watch,
 };
+
+/// How traffic flows through open connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Flow {
+    stalled: bool,
+    latency: Duration,
+}
 
 /// A running proxy to one upstream.
 pub struct TcpProxy {
     addr: SocketAddr,
     cut: Arc<AtomicBool>,
     generation: watch::Sender<u64>,
+    flow: watch::Sender<Flow>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -29,9 +46,11 @@ impl TcpProxy {
         let addr = listener.local_addr().unwrap();
         let cut = Arc::new(AtomicBool::new(false));
         let (generation, _) = watch::channel(0u64);
+        let (flow, _) = watch::channel(Flow::default());
         let task = {
             let cut = cut.clone();
             let generation = generation.clone();
+            let flow = flow.clone();
             tokio::spawn(async move {
                 loop {
                     let Ok((client, _)) = listener.accept().await else {
@@ -42,13 +61,20 @@ impl TcpProxy {
                         continue;
                     }
                     let mut killed = generation.subscribe();
+                    let (up, down) = (flow.subscribe(), flow.subscribe());
                     tokio::spawn(async move {
                         let Ok(server) = TcpStream::connect(upstream).await else {
                             return;
                         };
-                        let (mut client, mut server) = (client, server);
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
                         tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = async {
+                                tokio::join!(
+                                    pump(client_read, server_write, up),
+                                    pump(server_read, client_write, down)
+                                )
+                            } => {}
                             _ = killed.changed() => {}
                         }
                     });
@@ -59,6 +85,7 @@ impl TcpProxy {
             addr,
             cut,
             generation,
+            flow,
             task,
         }
     }
@@ -79,10 +106,48 @@ impl TcpProxy {
         self.generation.send_modify(|g| *g += 1);
     }
 
-    /// Lets connections through again.
+    /// Holds every byte in both directions, on open and new connections alike.
+    pub fn stall(&self) {
+        self.flow.send_modify(|f| f.stalled = true);
+    }
+
+    /// Delays every forwarded chunk by `latency` (zero: no delay).
+    pub fn set_latency(&self, latency: Duration) {
+        self.flow.send_modify(|f| f.latency = latency);
+    }
+
+    /// Lets connections through again (after a cut or a stall).
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
+        self.flow.send_modify(|f| f.stalled = false);
     }
+}
+
+/// Copies one direction, holding data while stalled and delaying it by the latency.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut flow: watch::Receiver<Flow>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let latency = loop {
+            let now = *flow.borrow_and_update();
+            if !now.stalled {
+                break now.latency;
+            }
+            if flow.changed().await.is_err() {
+                return;
+            }
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for TcpProxy {

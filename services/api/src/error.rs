@@ -1,6 +1,6 @@
 //! The one place where errors become HTTP responses, in OpenAI's error shape.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json,
@@ -57,6 +57,9 @@ pub enum ApiError {
     /// The request was understood but conflicts with an earlier one.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// PostgreSQL is unreachable or too slow: try again soon.
+    #[error("storage is unavailable; retry later")]
+    StorageUnavailable(#[source] sqlx::Error),
     /// A dependency failed.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -72,10 +75,16 @@ impl From<SpeechError> for ApiError {
                 code: "idempotency_key_reused",
                 message: e.to_string(),
             },
-            SpeechError::Db(e) => Self::Internal(anyhow::anyhow!("{e}")),
+            SpeechError::Db(e) => match Arc::try_unwrap(e) {
+                Ok(e) => e.into(),
+                Err(shared) => Self::Internal(anyhow::anyhow!("{shared}")),
+            },
         }
     }
 }
+
+/// What a caller is told to wait when storage is unavailable.
+const STORAGE_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// Put on a response refused by admission, for the middleware that counts refusals by route.
 #[derive(Debug, Clone, Copy)]
@@ -83,9 +92,18 @@ pub struct Shed(pub Reason);
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
+        use sqlx::Error as E;
+        match e {
+            // The database is away or stalled, not wrong: the caller may retry.
+            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => Self::StorageUnavailable(e),
+            E::Database(ref db) if db.code().as_deref() == Some(QUERY_CANCELED) => Self::StorageUnavailable(e),
+            e => Self::Internal(e.into()),
+        }
     }
 }
+
+/// SQLSTATE of a statement ended by `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
 
 #[derive(Serialize, utoipa::ToSchema)]
 /// OpenAI's error envelope.
@@ -130,6 +148,12 @@ impl ApiError {
             ),
             Self::SynthesisFailed(f) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some(f.code.as_str())),
             Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, "invalid_request_error", None, Some(code)),
+            Self::StorageUnavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "server_error",
+                None,
+                Some("storage_unavailable"),
+            ),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "server_error", None, Some("internal_error")),
         }
     }
@@ -137,8 +161,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(e) = &self {
-            tracing::error!(error = format!("{e:#}"), "request failed");
+        match &self {
+            Self::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            Self::StorageUnavailable(e) => tracing::warn!(error = %e, "storage unavailable"),
+            _ => {}
         }
         let (status, kind, param, code) = self.parts();
         let body = ErrorBody {
@@ -152,6 +178,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
             Self::RateLimited(after) => Some(*after),
+            Self::StorageUnavailable(_) => Some(STORAGE_RETRY_AFTER),
             Self::Overloaded(rejection) => {
                 response.extensions_mut().insert(Shed(rejection.reason));
                 Some(rejection.retry_after)

@@ -41,9 +41,6 @@ pub enum WaitError {
     /// The deadline passed first.
     #[error("job did not finish within the deadline")]
     Deadline,
-    /// Reading the job failed.
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
 }
 
 /// One registered wait for one job.
@@ -139,11 +136,12 @@ impl Waiter {
             tokio::select! {
                 // A closed sender means the entry was replaced or woken: re-read the job.
                 _ = woken.changed() => return Ok(()),
-                _ = tokio::time::sleep(RECHECK) => {
-                    if jobs::status(&self.pool, self.id).await?.is_some_and(|s| s.is_terminal()) {
-                        return Ok(());
-                    }
-                }
+                _ = tokio::time::sleep(RECHECK) => match jobs::status(&self.pool, self.id).await {
+                    Ok(status) if status.is_some_and(|s| s.is_terminal()) => return Ok(()),
+                    Ok(_) => {}
+                    // The re-read is only a safety net: a failed one must not end the wait.
+                    Err(e) => tracing::debug!(job_id = %self.id, error = %e, "re-reading a waited-for job failed"),
+                },
                 _ = tokio::time::sleep_until(until) => return Err(WaitError::Deadline),
             }
         }

@@ -189,10 +189,10 @@ impl Speech {
             };
             jobs::create(&self.pool, new).await?;
             self.relay.nudge();
-            waiter.wait(self.sync_timeout).await.map_err(|e| match e {
-                WaitError::Deadline => SpeechError::Timeout(self.sync_timeout),
-                WaitError::Db(e) => e.into(),
-            })?;
+            waiter
+                .wait(self.sync_timeout)
+                .await
+                .map_err(|WaitError::Deadline| SpeechError::Timeout(self.sync_timeout))?;
             drop(waiter);
             self.finished(id).await
         })
@@ -202,10 +202,17 @@ impl Speech {
 
     /// The audio of a job that has ended, or why there is none.
     async fn finished(&self, id: Uuid) -> Flight {
+        // A read, so safe to repeat: the first try may land on a pooled connection that died
+        // while we waited (the pool only finds out by using it).
+        let outcome = match jobs::outcome(&self.pool, id).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::debug!(job_id = %id, error = %e, "reading the outcome failed; trying once more");
+                jobs::outcome(&self.pool, id).await?
+            }
+        };
         // Deleted by its owner while we waited: nothing to give back.
-        let outcome = jobs::outcome(&self.pool, id)
-            .await?
-            .ok_or_else(|| SpeechError::Failed((&JobFailure::Expired).into()))?;
+        let outcome = outcome.ok_or_else(|| SpeechError::Failed((&JobFailure::Expired).into()))?;
         let failure = outcome.failure();
         match (outcome.status.0, outcome.sample_rate, outcome.bytes) {
             (JobStatus::Succeeded, Some(rate), Some(bytes)) => Ok(Arc::new(CachedAudio {

@@ -164,7 +164,9 @@ async fn settle(ctx: &Context, delivery: Delivery) {
         let _ = span.set_parent(producer);
     }
     let start = Instant::now();
-    let disposition = process::handle(ctx, &delivery.data).instrument(span.clone()).await;
+    let disposition = process::handle(ctx, &delivery.data, delivery.redelivered)
+        .instrument(span.clone())
+        .await;
     metrics::histogram!(PROCESS_DURATION, "messaging_destination_name" => queue).record(start.elapsed().as_secs_f64());
     let (label, result) = match disposition {
         Disposition::Ack => ("ack", delivery.ack(BasicAckOptions::default()).await),

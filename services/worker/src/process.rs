@@ -78,8 +78,9 @@ pub struct Context {
     pub encoders: tokio::sync::Semaphore,
 }
 
-/// Handles one message body; never panics on bad input.
-pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
+/// Handles one message body; never panics on bad input. `redelivered` is the broker's flag:
+/// set when an earlier delivery of this message was never acknowledged (its worker died).
+pub async fn handle(ctx: &Context, body: &[u8], redelivered: bool) -> Disposition {
     let Ok(message) = serde_json::from_slice::<JobMessage>(body) else {
         tracing::error!(bytes = body.len(), "unreadable job message; dead-lettering");
         metrics::counter!(DEAD_LETTERED, "reason" => "unreadable").increment(1);
@@ -102,11 +103,12 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Disposition {
             }
         };
     }
-    let job = match jobs::start(&ctx.pool, job_id).await {
+    let job = match jobs::start(&ctx.pool, job_id, redelivered).await {
         Ok(jobs::Start::Run(job)) => job,
         Ok(jobs::Start::Skip(status)) => {
-            // A redelivery of a job that already ended: nothing to do, and never twice.
-            tracing::info!(%job_id, status = ?status, "job already ended; acknowledged without work");
+            // A job that already ended, or a duplicate of one another worker is running
+            // (published twice): nothing to do, and never twice.
+            tracing::info!(%job_id, status = ?status, "job already ended or running elsewhere; acknowledged without work");
             metrics::counter!(JOBS_PROCESSED, "outcome" => "skipped").increment(1);
             return Disposition::Ack;
         }

@@ -331,17 +331,20 @@ pub enum Start {
     Skip(Option<JobStatus>),
 }
 
-/// Claims a job for synthesis. A job left `running` by a worker that died is claimed again.
-pub async fn start(pool: &PgPool, id: Uuid) -> Result<Start, sqlx::Error> {
+/// Claims a job for synthesis. A `running` job is claimed only from a `redelivered`
+/// message: the broker redelivers what a dead worker held, while a second copy of a
+/// message published twice must not start the same job beside the worker running it.
+pub async fn start(pool: &PgPool, id: Uuid, redelivered: bool) -> Result<Start, sqlx::Error> {
     let mut conn = acquire(pool).await?;
     let query = sqlx::query_as::<_, Job>(concat!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = now(), updated_at = now()
-         WHERE id = $1 AND status IN ('queued', 'running')
+         WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND $2))
          RETURNING ",
         columns!(),
         ""
     ))
-    .bind(id);
+    .bind(id)
+    .bind(redelivered);
     let row = timed("UPDATE", TABLE, query.fetch_optional(&mut *conn)).await?;
     drop(conn);
     match row {

@@ -48,6 +48,7 @@ pub async fn connect(
 /// A pool that connects on first use: for a process that must start (and report itself
 /// not ready) before its database exists.
 pub fn connect_lazy(url: &str, max_connections: u32, statement_timeout: Duration) -> Result<PgPool, sqlx::Error> {
+    let _ = CLIENT_TIMEOUT.set(statement_timeout + Duration::from_secs(1));
     let options = url
         .parse::<PgConnectOptions>()?
         .options([("statement_timeout", statement_timeout.as_millis().to_string())]);
@@ -100,18 +101,33 @@ pub(crate) async fn acquire(pool: &PgPool) -> Result<PoolConnection<Postgres>, s
 /// A transaction; the recorded wait includes the `BEGIN` round trip.
 pub(crate) async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let start = Instant::now();
-    let tx = pool.begin().await;
+    let tx = client_bounded(pool.begin()).await;
     metrics::histogram!(CONNECTION_WAIT).record(start.elapsed().as_secs_f64());
     tx
 }
 
-/// Runs one statement in a traced, timed CLIENT span.
+/// Runs one statement in a traced, timed CLIENT span, given up on shortly after the
+/// server's `statement_timeout` would have ended it: a stalled network never answers, and
+/// the server's own limit cannot help then.
 pub(crate) async fn timed<T>(
     operation: &'static str,
     table: &'static str,
     work: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, sqlx::Error> {
-    orator_telemetry::instrument::db("postgresql", operation, table, work).await
+    orator_telemetry::instrument::db("postgresql", operation, table, client_bounded(work)).await
+}
+
+/// The client-side bound: `statement_timeout` plus a second for the round trip.
+static CLIENT_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+async fn client_bounded<T>(work: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+    let limit = CLIENT_TIMEOUT.get().copied().unwrap_or(Duration::from_secs(30));
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("PostgreSQL did not answer within {limit:?}"),
+        )))
+    })
 }
 
 /// Publishes the pool's size and use (`db.client.connection.*`).
