@@ -329,3 +329,53 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
             .contains(&json!("input"))
     );
 }
+
+#[tokio::test]
+async fn the_admin_api_bounds_what_requests_can_add_to_metrics_and_delays() {
+    let env = TestEnv::new().await;
+    let api = env.api(&[("ORATOR_ADMIN_API_KEY", "admin-secret")]).await;
+    let admin = |method: Method, path: &str| api.http.request(method, api.url(path)).bearer_auth("admin-secret");
+    let wrong = api
+        .http
+        .get(api.url("/admin/faults"))
+        .bearer_auth("admin-secre")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let huge = admin(Method::PUT, "/admin/faults")
+        .json(&json!({"api_latency_ms": 3_600_000, "api_latency_ratio": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = error_of(huge).await;
+    assert_eq!(status, 400);
+    assert!(error["message"].as_str().unwrap().contains("api_latency_ms"), "{error}");
+
+    // 300 distinct names, some not even label-like, and made-up statuses.
+    let alerts: Vec<Value> = (0..300)
+        .map(|i| {
+            let name = if i % 3 == 0 { format!("bad name {i} ✓") } else { format!("Made_Up_{i}") };
+            json!({"status": if i % 2 == 0 { "firing" } else { "exploded" }, "labels": {"alertname": name}, "annotations": {}})
+        })
+        .collect();
+    let r = admin(Method::POST, "/admin/alerts")
+        .json(&json!({"alerts": alerts}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = reqwest::get(api.url("/metrics")).await.unwrap().text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("orator_alerts_received_total{"))
+        .collect();
+    assert!(series.len() <= 2 * 101, "{} series", series.len());
+    assert!(
+        series
+            .iter()
+            .all(|l| l.contains("status=\"firing\"") || l.contains("status=\"other\""))
+    );
+    assert!(series.iter().any(|l| l.contains("alertname=\"other\"")));
+    assert!(!series.iter().any(|l| l.contains("bad name")));
+}

@@ -369,3 +369,34 @@ async fn audio_past_the_duration_cap_fails_at_once_with_a_clear_code() {
     // Short speech still works.
     assert_eq!(api.speech(body("Short.")).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_worker_started_before_its_database_exists_waits_not_ready_then_serves() {
+    let env = TestEnv::new().await;
+    // No api yet: the database does not exist.
+    let worker = env.worker(&[]).await;
+    let ready = || async {
+        reqwest::get(format!("{}/health/ready", worker.url()))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready().await, 503);
+    eventually(
+        "the worker to say what it waits for",
+        Duration::from_secs(10),
+        || async { worker.logged("waiting for the database").then_some(()) },
+    )
+    .await;
+    let api = env.api(&[]).await; // creates and migrates the database
+    eventually("the worker to become ready", Duration::from_secs(20), || async {
+        (ready().await == 200).then_some(())
+    })
+    .await;
+    let id = api.create_job(body("Started in the wrong order.")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_for_status(&id, "succeeded", Duration::from_secs(20)).await;
+}
