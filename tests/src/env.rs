@@ -158,7 +158,10 @@ impl TestEnv {
             .basic_publish(
                 "".into(),
                 name.as_str().into(),
-                lapin::options::BasicPublishOptions::default(),
+                lapin::options::BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 body,
                 lapin::BasicProperties::default().with_delivery_mode(2),
             )
@@ -166,7 +169,11 @@ impl TestEnv {
             .unwrap()
             .await
             .unwrap();
-        assert!(confirm.is_ack(), "broker refused the raw message");
+        // Returned means no such queue yet (a worker declares it when it starts consuming).
+        assert!(
+            matches!(confirm, lapin::Confirmation::Ack(None)),
+            "the raw message was not stored in {name}: {confirm:?}"
+        );
         let _ = conn.close(200, "bye".into()).await;
     }
 

@@ -426,6 +426,10 @@ async fn a_poison_message_is_dead_lettered_and_the_worker_goes_on() {
     let env = TestEnv::new().await;
     let api = env.api(&[]).await;
     let worker = env.worker(&[]).await;
+    eventually("the worker to consume", Duration::from_secs(20), || async {
+        worker.logged("\"consuming\"").then_some(())
+    })
+    .await;
     env.publish_raw("", b"{not json").await;
     env.publish_raw("", br#"{"job_id": "not-a-uuid"}"#).await;
     eventually("both in the dead-letter queue", Duration::from_secs(20), || async {

@@ -320,31 +320,6 @@ async fn without_postgresql_the_api_is_not_ready_within_its_timeout() {
 }
 
 #[tokio::test]
-async fn a_job_whose_attempts_all_ended_with_their_worker_is_dead_lettered_without_synthesis() {
-    let env = TestEnv::new().await;
-    let api = env.api(&[]).await;
-    let job = api.create_job(body("This text kills workers.")).await;
-    let id = job["id"].as_str().unwrap().to_owned();
-    // As if three workers had claimed it and died mid-synthesis (SIGKILL, OOM): each claim
-    // counted an attempt and none could record a failure.
-    let db = env.db().await;
-    sqlx::query("UPDATE jobs SET status = 'running', attempts = 3 WHERE id = $1::uuid")
-        .bind(&id)
-        .execute(&db)
-        .await
-        .unwrap();
-    let worker = env.worker(&[("ORATOR_MAX_ATTEMPTS", "3")]).await;
-    let failed = api.wait_for_status(&id, "failed", Duration::from_secs(20)).await;
-    assert_eq!(failed["error"]["code"], "attempts_exhausted", "{failed}");
-    assert_eq!(count(&env, "SELECT count(*) FROM audio").await, 0, "never synthesised");
-    eventually("the dead letter", Duration::from_secs(10), || async {
-        (env.queue_depth(".dead").await == 1).then_some(())
-    })
-    .await;
-    assert!(!worker.logged("job succeeded"));
-}
-
-#[tokio::test]
 async fn audio_past_the_duration_cap_fails_at_once_with_a_clear_code() {
     let env = TestEnv::new().await;
     let api = env.api(&[]).await;
