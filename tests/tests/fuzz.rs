@@ -52,6 +52,15 @@ async fn schemathesis_finds_no_failure_in_the_served_document() {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+    // The summary, for the record (visible with --no-capture).
+    println!(
+        "{}",
+        stdout
+            .lines()
+            .skip_while(|l| !l.contains("SUMMARY"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // It really exercised the API: the summary counts test cases.
     assert!(
         stdout.contains("test cases") || stdout.contains("Test cases"),

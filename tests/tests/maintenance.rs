@@ -24,6 +24,13 @@ async fn metric(url: &str, series: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+async fn count_audio(env: &TestEnv) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audio")
+        .fetch_one(&env.db().await)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_job_left_running_past_its_lease_is_requeued_or_failed_by_the_sweeper() {
     let env = TestEnv::new().await;
@@ -40,8 +47,17 @@ async fn a_job_left_running_past_its_lease_is_requeued_or_failed_by_the_sweeper(
         .as_str()
         .unwrap()
         .to_owned();
+    let caller_gone = api.create_job(body("A sync job whose caller left.")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let db = env.db().await;
-    for (id, attempts) in [(&with_attempts_left, 1), (&out_of_attempts, 3)] {
+    sqlx::query("UPDATE jobs SET mode = 'sync' WHERE id = $1::uuid")
+        .bind(&caller_gone)
+        .execute(&db)
+        .await
+        .unwrap();
+    for (id, attempts) in [(&with_attempts_left, 1), (&out_of_attempts, 3), (&caller_gone, 1)] {
         sqlx::query(
             "UPDATE jobs SET status = 'running', attempts = $2, started_at = now() - interval '1 hour' WHERE id = $1::uuid",
         )
@@ -73,9 +89,16 @@ async fn a_job_left_running_past_its_lease_is_requeued_or_failed_by_the_sweeper(
         .wait_for_status(&out_of_attempts, "failed", Duration::from_secs(20))
         .await;
     assert_eq!(failed["error"]["code"], "abandoned", "{failed}");
+    // A sync job is not run again for a caller who has gone.
+    let expired = api
+        .wait_for_status(&caller_gone, "expired", Duration::from_secs(20))
+        .await;
+    assert_eq!(expired["error"]["code"], "expired", "{expired}");
     let url = worker.url();
     assert_eq!(metric(&url, "orator_jobs_swept_total{action=\"requeued\"}").await, 1.0);
     assert_eq!(metric(&url, "orator_jobs_swept_total{action=\"failed\"}").await, 1.0);
+    assert_eq!(metric(&url, "orator_jobs_swept_total{action=\"expired\"}").await, 1.0);
+    assert_eq!(count_audio(&env).await, 1, "only the requeued job was synthesised");
     assert!(
         metric(
             &url,

@@ -38,7 +38,7 @@ pub struct Settings {
 pub fn describe() {
     metrics::describe_counter!(
         SWEPT,
-        "Jobs left running past their lease, requeued or failed by the sweeper."
+        "Jobs left running past their lease, requeued, failed or expired by the sweeper."
     );
     metrics::describe_counter!(RETENTION_DELETED, "Rows removed by retention, by table.");
     metrics::describe_gauge!(
@@ -46,7 +46,7 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Unix time of the last maintenance pass that completed without error, by task."
     );
-    for action in ["requeued", "failed"] {
+    for action in ["requeued", "failed", "expired"] {
         metrics::counter!(SWEPT, "action" => action).increment(0);
     }
     for table in ["jobs", "audio", "outbox"] {
@@ -70,15 +70,17 @@ pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<boo
 async fn sweep_once(pool: &PgPool, s: &Settings) {
     match maintenance::sweep(pool, s.lease, s.max_attempts, BATCH).await {
         Ok(swept) => {
-            if swept.requeued + swept.failed > 0 {
+            if swept.requeued + swept.failed + swept.expired > 0 {
                 tracing::warn!(
                     requeued = swept.requeued,
                     failed = swept.failed,
+                    expired = swept.expired,
                     "swept jobs abandoned while running"
                 );
             }
             metrics::counter!(SWEPT, "action" => "requeued").increment(swept.requeued);
             metrics::counter!(SWEPT, "action" => "failed").increment(swept.failed);
+            metrics::counter!(SWEPT, "action" => "expired").increment(swept.expired);
             succeeded("sweeper");
         }
         Err(e) => tracing::warn!(error = %e, "sweep failed; trying again next time"),

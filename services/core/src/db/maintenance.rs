@@ -17,24 +17,29 @@ pub struct Swept {
     pub requeued: u64,
     /// Out of attempts: failed for good.
     pub failed: u64,
+    /// Sync jobs, whose callers had gone: expired.
+    pub expired: u64,
 }
 
 /// Jobs `running` for longer than `lease` have lost their worker (killed, or it could not
-/// record the outcome): those with attempts left go back to the queue through the outbox,
-/// the others fail as `abandoned`. Handles at most `batch` jobs.
+/// record the outcome): async ones with attempts left go back to the queue through the
+/// outbox, the others fail as `abandoned`, and sync ones expire. Handles at most `batch`.
 pub async fn sweep(pool: &PgPool, lease: Duration, max_attempts: u32, batch: i64) -> Result<Swept, sqlx::Error> {
     let mut tx = begin(pool).await?;
-    let stale = sqlx::query_as::<_, (Uuid, i32)>(
-        "SELECT id, attempts FROM jobs
+    let stale = sqlx::query_as::<_, (Uuid, i32, String)>(
+        "SELECT id, attempts, mode FROM jobs
          WHERE status = 'running' AND started_at < now() - make_interval(secs => $1)
          ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(lease.as_secs_f64())
     .bind(batch);
     let stale = timed("SELECT", "jobs", stale.fetch_all(&mut *tx)).await?;
-    let (retry, give_up): (Vec<_>, Vec<_>) = stale.into_iter().partition(|(_, a)| *a < max_attempts as i32);
-    let retry: Vec<Uuid> = retry.into_iter().map(|(id, _)| id).collect();
-    let give_up: Vec<Uuid> = give_up.into_iter().map(|(id, _)| id).collect();
+    // A sync job's caller stopped waiting long before its lease ran out (the sync timeout is
+    // far shorter): it ends like any sync job nobody waits for, unsynthesised.
+    let (sync, stale): (Vec<_>, Vec<_>) = stale.into_iter().partition(|(_, _, mode)| mode == "sync");
+    let (retry, out_of_attempts): (Vec<_>, Vec<_>) = stale.into_iter().partition(|(_, a, _)| *a < max_attempts as i32);
+    let ids = |jobs: Vec<(Uuid, i32, String)>| jobs.into_iter().map(|(id, ..)| id).collect::<Vec<Uuid>>();
+    let (sync, retry, give_up) = (ids(sync), ids(retry), ids(out_of_attempts));
     if !retry.is_empty() {
         let requeue =
             sqlx::query("UPDATE jobs SET status = 'queued', updated_at = now() WHERE id = ANY($1)").bind(&retry);
@@ -54,25 +59,32 @@ pub async fn sweep(pool: &PgPool, lease: Duration, max_attempts: u32, batch: i64
             .bind(&payloads);
         timed("INSERT", "outbox", outbox.execute(&mut *tx)).await?;
     }
-    if !give_up.is_empty() {
-        let failure = JobFailure::Abandoned;
-        let fail = sqlx::query(
-            "UPDATE jobs SET status = 'failed', error = $2, error_code = $3, updated_at = now(), finished_at = now()
+    for (jobs, status, failure) in [
+        (&give_up, "failed", JobFailure::Abandoned),
+        (&sync, "expired", JobFailure::Expired),
+    ] {
+        if jobs.is_empty() {
+            continue;
+        }
+        let end = sqlx::query(
+            "UPDATE jobs SET status = $2, error = $3, error_code = $4, updated_at = now(), finished_at = now()
              WHERE id = ANY($1)",
         )
-        .bind(&give_up)
+        .bind(jobs)
+        .bind(status)
         .bind(failure.message())
         .bind(failure.code());
-        timed("UPDATE", "jobs", fail.execute(&mut *tx)).await?;
+        timed("UPDATE", "jobs", end.execute(&mut *tx)).await?;
         let notify = sqlx::query("SELECT pg_notify($1, id::text) FROM unnest($2::uuid[]) AS id")
             .bind(JOB_DONE_CHANNEL)
-            .bind(&give_up);
+            .bind(jobs);
         timed("NOTIFY", "jobs", notify.execute(&mut *tx)).await?;
     }
     tx.commit().await?;
     Ok(Swept {
         requeued: retry.len() as u64,
         failed: give_up.len() as u64,
+        expired: sync.len() as u64,
     })
 }
 
