@@ -178,11 +178,11 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
             400,
             "input",
         ),
-        ("punctuation only", with("input", json!("...")), 400, "input"),
+        ("punctuation only", with("input", json!("...")), 422, "input"),
         (
             "invisible characters only",
             with("input", json!("\u{200b}\u{200b}")),
-            400,
+            422,
             "input",
         ),
         ("unknown voice", with("voice", json!("robot")), 400, "voice"),
@@ -304,6 +304,10 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         }
     }
     for status in ["400", "413", "415", "422"] {
+        assert!(
+            paths["/v1/audio/speech"]["post"]["responses"].get(status).is_some(),
+            "POST /v1/audio/speech lacks {status}"
+        );
         assert!(
             paths["/v1/jobs"]["post"]["responses"].get(status).is_some(),
             "POST /v1/jobs lacks {status}"

@@ -334,9 +334,9 @@ async fn audio_past_the_duration_cap_fails_at_once_with_a_clear_code() {
     assert_eq!(count(&env, "SELECT count(*) FROM audio").await, 0);
     assert!(!worker.logged("retrying later"));
 
-    // A sync caller is told it is their input: 400 naming input, not a 500.
+    // A sync caller is told it is their input: 422 naming input, not a 500.
     let sync = api.speech(body(&format!("Once more. {long}"))).await;
-    assert_eq!(sync.status(), 400);
+    assert_eq!(sync.status(), 422);
     let error: Value = sync.json().await.unwrap();
     assert_eq!(error["error"]["code"], "audio_too_long");
     assert_eq!(error["error"]["param"], "input");

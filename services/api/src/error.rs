@@ -9,7 +9,7 @@ use axum::{
 };
 use orator_core::{
     admission::{Reason, Rejection},
-    domain::InvalidInput,
+    domain::{Fault, InvalidInput},
     failure::StoredFailure,
     speech::SpeechError,
 };
@@ -125,7 +125,15 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, Option<&'static str>, Option<&str>) {
         use StatusCode as S;
         match self {
-            Self::Invalid(e) => (S::BAD_REQUEST, "invalid_request_error", Some(e.param), Some(e.code)),
+            // 400 when the request breaks the documented schema, 422 when it fits the schema
+            // but cannot become speech: a client (or a fuzzer) can tell the two apart.
+            Self::Invalid(e) => {
+                let status = match e.fault {
+                    Fault::Malformed => S::BAD_REQUEST,
+                    Fault::Unspeakable => S::UNPROCESSABLE_ENTITY,
+                };
+                (status, "invalid_request_error", Some(e.param), Some(e.code))
+            }
             Self::BadRequest { status, code, .. } => (*status, "invalid_request_error", None, Some(code)),
             Self::Unauthorized(_) => (S::UNAUTHORIZED, "authentication_error", None, Some("invalid_api_key")),
             Self::RateLimited(_) => (
@@ -141,7 +149,7 @@ impl ApiError {
             Self::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout_error", None, Some("synthesis_timeout")),
             // Input that cannot become audio (too long, silent) is the caller's to fix.
             Self::SynthesisFailed(f) if f.is_input_error() => (
-                S::BAD_REQUEST,
+                S::UNPROCESSABLE_ENTITY,
                 "invalid_request_error",
                 Some("input"),
                 Some(f.code.as_str()),

@@ -15,14 +15,27 @@ pub struct InvalidInput {
     pub message: String,
     /// Machine-readable reason.
     pub code: &'static str,
+    /// Whether the request broke its documented form or was well-formed but cannot be spoken.
+    pub fault: Fault,
+}
+
+/// The two ways input can be wrong, which a client (and the OpenAPI document) tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request breaks the documented schema (type, length, range, characters).
+    Malformed,
+    /// The request fits the schema, but nothing in it can become speech.
+    Unspeakable,
 }
 
 impl InvalidInput {
-    fn new(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    /// A field that breaks the documented schema.
+    pub fn new(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             param,
             code,
             message: message.into(),
+            fault: Fault::Malformed,
         }
     }
 }
@@ -55,11 +68,14 @@ impl SpeechText {
         // Punctuation, symbols and invisible characters alone make no sound: refusing them
         // here beats three engine attempts that each end in silence.
         if !text.chars().any(char::is_alphanumeric) {
-            return Err(InvalidInput::new(
-                "input",
-                "no_speakable_text",
-                "input holds no letters or digits, so there is nothing to speak",
-            ));
+            return Err(InvalidInput {
+                fault: Fault::Unspeakable,
+                ..InvalidInput::new(
+                    "input",
+                    "no_speakable_text",
+                    "input holds no letters or digits, so there is nothing to speak",
+                )
+            });
         }
         let chars = text.chars().count();
         if chars > max_chars {

@@ -196,11 +196,11 @@ async fn list_jobs(
 ) -> Result<Json<JobList>, ApiError> {
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(orator_core::domain::InvalidInput {
-            param: "limit",
-            code: "invalid_limit",
-            message: format!("limit must be between 1 and 100, got {limit}"),
-        }
+        return Err(orator_core::domain::InvalidInput::new(
+            "limit",
+            "invalid_limit",
+            format!("limit must be between 1 and 100, got {limit}"),
+        )
         .into());
     }
     let mut rows = jobs::list_owned(&state.pool, caller.key_id, params.after, limit + 1).await?;
