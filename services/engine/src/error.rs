@@ -44,6 +44,17 @@ pub enum EngineError {
     /// The engine refused the request for a reason of its own (e.g. an injected fault).
     #[error("speech engine unavailable: {0}")]
     Unavailable(String),
+    /// A model or runtime file is missing or unusable; the path names it.
+    #[error("{}: {message}", path.display())]
+    Model {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The inference runtime failed on a request.
+    #[error("inference failed: {0}")]
+    Inference(String),
     /// The engine's concurrency limiter was closed.
     #[error("speech engine is shut down")]
     Closed,

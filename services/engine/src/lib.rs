@@ -12,6 +12,8 @@ mod espeak;
 mod format;
 pub mod observed;
 mod pcm;
+pub mod piper;
+pub mod sentences;
 mod synth;
 mod voice;
 
@@ -21,4 +23,4 @@ pub use espeak::{EspeakConfig, EspeakEngine};
 pub use format::{AudioFormat, UnknownFormat};
 pub use pcm::Pcm;
 pub use synth::{SynthesisRequest, Synthesizer};
-pub use voice::VoiceInfo;
+pub use voice::{OPENAI_VOICES, VoiceInfo};

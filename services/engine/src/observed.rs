@@ -22,6 +22,24 @@ pub const ERRORS: &str = "orator_inference_errors_total";
 pub const UP: &str = "orator_engine_up";
 /// Always 1; labels carry the engine's name and version.
 pub const INFO: &str = "orator_engine_info";
+/// 1 once a model is loaded and warmed up, 0 while it loads or after a failed load.
+pub const MODEL_UP: &str = "orator_model_up";
+/// Seconds the last load of a model took.
+pub const MODEL_LOAD_DURATION: &str = "orator_model_load_duration_seconds";
+/// Seconds a model's warm-up took.
+pub const MODEL_WARMUP_DURATION: &str = "orator_model_warmup_duration_seconds";
+/// Size of a model file.
+pub const MODEL_SIZE: &str = "orator_model_size_bytes";
+/// Always 1; labels describe a configured model.
+pub const MODEL_INFO: &str = "orator_model_info";
+/// Time to turn one sentence into phonemes.
+pub const PHONEMIZE_DURATION: &str = "orator_inference_phonemize_duration_seconds";
+/// Wait for a free inference session.
+pub const SESSION_WAIT: &str = "orator_inference_session_wait_seconds";
+/// Inference sessions running now.
+pub const SESSIONS_BUSY: &str = "orator_inference_sessions_busy";
+/// Inference sessions in the pools.
+pub const SESSIONS: &str = "orator_inference_sessions";
 /// Buckets for the real-time factor.
 pub const RTF_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
 
@@ -34,7 +52,7 @@ pub fn register(engine: &'static str, version: &str) {
     );
     describe_histogram!(
         REAL_TIME_FACTOR,
-        "Synthesis time divided by the length of the audio produced."
+        "Synthesis time divided by the length of the audio produced, by engine and base voice."
     );
     describe_histogram!(
         ENCODE_DURATION,
@@ -45,9 +63,58 @@ pub fn register(engine: &'static str, version: &str) {
     describe_counter!(ERRORS, "Failed syntheses.");
     describe_gauge!(UP, "1 while the engine is loaded and usable.");
     describe_gauge!(INFO, "Always 1; labels say which engine and version are loaded.");
+    describe_models();
     metrics::counter!(ERRORS, "engine" => engine).increment(0);
     metrics::gauge!(UP, "engine" => engine).set(1.0);
     metrics::gauge!(INFO, "engine" => engine, "version" => version.to_owned()).set(1.0);
+}
+
+fn describe_models() {
+    describe_gauge!(
+        MODEL_UP,
+        "1 once the model is loaded and warmed up; 0 while it loads or after a failed load."
+    );
+    describe_gauge!(MODEL_LOAD_DURATION, Unit::Seconds, "Seconds the last load of the model took.");
+    describe_gauge!(
+        MODEL_WARMUP_DURATION,
+        Unit::Seconds,
+        "Seconds the warm-up synthesis of the model took."
+    );
+    describe_gauge!(MODEL_SIZE, Unit::Bytes, "Size of the model file.");
+    describe_gauge!(MODEL_INFO, "Always 1; labels describe a configured model.");
+    describe_histogram!(PHONEMIZE_DURATION, Unit::Seconds, "Time to turn one sentence into phonemes.");
+    describe_histogram!(SESSION_WAIT, Unit::Seconds, "Wait for a free inference session.");
+    describe_gauge!(SESSIONS_BUSY, "Inference sessions running now.");
+    describe_gauge!(SESSIONS, "Inference sessions in the pool.");
+}
+
+/// A configured model, before it loads: its info, its size, and not up yet.
+pub fn model_announce(engine: &'static str, model: &str, language: &str, sample_rate: u32, path: &std::path::Path) {
+    describe_models();
+    let model = model.to_owned();
+    metrics::gauge!(MODEL_UP, "engine" => engine, "model" => model.clone()).set(0.0);
+    metrics::gauge!(MODEL_INFO, "engine" => engine, "model" => model.clone(), "language" => language.to_owned(), "sample_rate" => sample_rate.to_string()).set(1.0);
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    metrics::gauge!(MODEL_SIZE, "engine" => engine, "model" => model).set(size as f64);
+    metrics::gauge!(SESSIONS_BUSY, "engine" => engine).increment(0.0);
+    metrics::gauge!(SESSIONS, "engine" => engine).increment(0.0);
+    metrics::counter!(ERRORS, "engine" => engine).increment(0);
+}
+
+/// A model's sessions exist.
+pub fn model_loaded(engine: &'static str, model: &str, took: std::time::Duration) {
+    metrics::gauge!(MODEL_LOAD_DURATION, "engine" => engine, "model" => model.to_owned()).set(took.as_secs_f64());
+}
+
+/// A model is warmed up and serves.
+pub fn model_ready(engine: &'static str, model: &str, warm_up: std::time::Duration) {
+    metrics::gauge!(MODEL_WARMUP_DURATION, "engine" => engine, "model" => model.to_owned()).set(warm_up.as_secs_f64());
+    metrics::gauge!(MODEL_UP, "engine" => engine, "model" => model.to_owned()).set(1.0);
+}
+
+/// One sentence became phonemes.
+pub fn phonemized(engine: &'static str, took: std::time::Duration) {
+    metrics::histogram!(PHONEMIZE_DURATION, "engine" => engine).record(took.as_secs_f64());
 }
 
 /// Variants (`en-us+f3`) share their base voice's label, which keeps the label bounded by
@@ -115,7 +182,8 @@ pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest) ->
             span.record("orator.audio_seconds", audio);
             metrics::histogram!(DURATION, "engine" => name, "voice" => base_voice(&request.voice)).record(elapsed);
             if audio > 0.0 {
-                metrics::histogram!(REAL_TIME_FACTOR, "engine" => name).record(elapsed / audio);
+                metrics::histogram!(REAL_TIME_FACTOR, "engine" => name, "voice" => base_voice(&request.voice))
+                    .record(elapsed / audio);
             }
         }
         Err(e) => {

@@ -68,6 +68,7 @@ mod tests {
             language: "en-us".into(),
             gender: Some("male".into()),
             aliases: vec!["alloy".into()],
+            sample_rate: 22_050,
         }]);
         assert_eq!(engine.resolve_voice("en-us").as_deref(), Some("en-us"));
         assert_eq!(engine.resolve_voice(" EN-US ").as_deref(), Some("en-us"));

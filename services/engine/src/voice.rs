@@ -13,4 +13,11 @@ pub struct VoiceInfo {
     pub gender: Option<String>,
     /// Other names (OpenAI voice names) that resolve to this voice, possibly with a variant.
     pub aliases: Vec<String>,
+    /// Samples per second of its audio.
+    pub sample_rate: u32,
 }
+
+/// OpenAI's voice names, which every engine maps onto voices of its own.
+pub const OPENAI_VOICES: [&str; 11] = [
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
+];

@@ -175,7 +175,7 @@ const STDERR_LIMIT: u64 = 16 * 1024;
 /// NUL, `\x01` starts an embedded command (`\x01` `1000S` would override the speed) and
 /// `[[...]]` is read as phonemes. Control characters are refused by the API already; this
 /// keeps the engine safe on its own.
-fn neutralise(text: &str) -> String {
+pub(crate) fn neutralise(text: &str) -> String {
     let plain: String = text
         .chars()
         .map(|c| {

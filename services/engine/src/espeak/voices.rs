@@ -177,6 +177,8 @@ fn parse_voices(listing: &str) -> (Vec<VoiceInfo>, Vec<String>) {
             name: row.name.replace('_', " ").trim().to_owned(),
             gender,
             aliases: Vec::new(),
+            // espeak-ng speaks at one rate whatever the voice.
+            sample_rate: 22_050,
         });
         files.push(row.file.to_owned());
     }
