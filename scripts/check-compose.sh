@@ -12,7 +12,9 @@
 #      limit and a pinned image or a build; depends_on waits on health or completion; every
 #      ./ file it mounts, and every mounted path a command names, exists; published ports bind
 #      to 127.0.0.1; Prometheus' and Grafana's targets are compose services; the Dockerfile
-#      copies every workspace manifest, builds the binaries compose runs and runs as non-root;
+#      copies every workspace manifest, builds the binaries compose runs and runs as non-root,
+#      .dockerignore lets in every file it COPYs (and keeps .models/ out), and its
+#      ORATOR_ONNXRUNTIME_LIB and ORATOR_PIPER_VOICES name files scripts/fetch-models.sh writes;
 #      the index template, the pipeline, the Kibana objects and the Jaeger configuration agree;
 #   6. the monitoring stack's own security (python below): Prometheus and Alertmanager run
 #      with a web.yml of bcrypt-hashed users; every client of theirs (Prometheus' jobs and
@@ -126,7 +128,7 @@ amtool check-config "$tmp/alertmanager.yml" >"$tmp/amtool.log" 2>&1 \
 # --- 5. the file's rules and cross-file agreement ---------------------------------------------
 log "structure: healthchecks, memory limits, pinned images, depends_on, mounts, ports, Dockerfile, ELK, Jaeger"
 .venv/bin/python - <<'PY' || fail "structure checks (see above)"
-import json, os, re, sys, tomllib
+import json, os, re, shlex, sys, tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -291,6 +293,73 @@ for stage in stages:
     base = stage["from"].split()[0]
     if base.endswith(":latest") or (":" not in base.rsplit("/", 1)[-1] and "@" not in base):
         error(f"Dockerfile: FROM {base} is not pinned")
+
+# -- Dockerfile: every file COPY takes from the build context gets past .dockerignore (last
+#    matching pattern wins; a pattern also matches the folders above a path, as Docker's)
+def ignore_regex(pattern):
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        else:
+            c = pattern[i]
+            out, i = out + ("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c)), i + 1
+    return re.compile(out + r"\Z")
+ignore_rules = []
+for line in Path(".dockerignore").read_text().splitlines():
+    line = line.strip()
+    if line and not line.startswith("#"):
+        negate = line.startswith("!")
+        ignore_rules.append((negate, ignore_regex(line.lstrip("!").strip("/"))))
+def in_context(path):
+    parts = Path(path).parts
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    included = True
+    for negate, rx in ignore_rules:
+        if any(rx.match(p) for p in prefixes):
+            included = negate
+    return included
+for ins, value in instructions:
+    if ins != "COPY" or "--from=" in value:
+        continue
+    for src in value.split()[:-1]:
+        if not src.startswith("--") and not in_context(src):
+            error(f"Dockerfile: COPY {src}, which .dockerignore keeps out of the build context")
+if in_context(".models/piper/en_US-joe-medium.onnx"):
+    error(".dockerignore lets .models/ (the host's fetched models) into the build context")
+
+# -- Dockerfile: the runtime's ORATOR_ONNXRUNTIME_LIB and ORATOR_PIPER_VOICES name files that
+#    scripts/fetch-models.sh writes, in the folder the runtime copies from the models stage
+stage_of, stage = [], None
+for ins, value in instructions:
+    if ins == "FROM":
+        stage = value.split()[-1] if " as " in value.lower() else value
+    stage_of.append((stage, ins, value))
+runtime_name = stage_of[-1][0]
+runtime_env = {}
+for st, ins, value in stage_of:
+    if st == runtime_name and ins == "ENV":
+        runtime_env.update(w.split("=", 1) for w in shlex.split(value) if "=" in w)
+fetch = Path("scripts/fetch-models.sh").read_text()
+fetched = set(re.findall(r'^\s*"\S+ (\S+) \S+"\s*$', fetch, re.M))
+model_copies = [v.split()[-2:] for st, ins, v in stage_of if st == runtime_name and ins == "COPY" and "--from=models" in v]
+fetch_dirs = [m.group(1) for st, ins, v in stage_of if ins == "RUN" for m in [re.search(r"fetch-models\.sh\s+(\S+)", v)] if m]
+if not fetched:
+    error("scripts/fetch-models.sh: no `files` entries found")
+if len(model_copies) != 1 or len(fetch_dirs) != 1 or model_copies[0][0].rstrip("/") != fetch_dirs[0].rstrip("/"):
+    error(f"Dockerfile: the runtime must COPY --from=models the folder fetch-models.sh fills ({fetch_dirs}), copies {model_copies}")
+else:
+    models_dir = model_copies[0][1].rstrip("/") + "/"
+    wanted = {"ORATOR_ONNXRUNTIME_LIB": [runtime_env.get("ORATOR_ONNXRUNTIME_LIB", "")]}
+    wanted["ORATOR_PIPER_VOICES"] = [v for v in runtime_env.get("ORATOR_PIPER_VOICES", "").split(",") if v]
+    for var, paths in wanted.items():
+        for path in paths or [""]:
+            rel = path[len(models_dir):] if path.startswith(models_dir) else None
+            need = [rel] + ([rel + ".json"] if var == "ORATOR_PIPER_VOICES" and rel else [])
+            if rel is None or any(n not in fetched for n in need):
+                error(f"Dockerfile: {var}={path!r} is not a file fetch-models.sh puts in {models_dir} ({sorted(fetched)})")
 
 # -- Prometheus targets and Grafana datasources point at compose services
 def host_of(target):

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --bins --locked
 export ORATOR_BOOTSTRAP_API_KEY="${ORATOR_BOOTSTRAP_API_KEY:-orator-dev-key}"
+# The neural voice that scripts/setup.sh fetched serves model tts-1-hd (docs/models.md has
+# its licence; export ORATOR_PIPER_VOICES= to serve espeak-ng only).
+export ORATOR_PIPER_VOICES="${ORATOR_PIPER_VOICES-$PWD/.models/piper/en_US-joe-medium.onnx}"
+export ORATOR_ONNXRUNTIME_LIB="${ORATOR_ONNXRUNTIME_LIB:-$PWD/.models/onnxruntime/libonnxruntime.so.1.31.1}"
 
 ./target/release/orator-api migrate
 ./target/release/orator-worker &

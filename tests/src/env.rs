@@ -97,6 +97,29 @@ impl TestEnv {
         env
     }
 
+    /// Settings for the neural engine with the voice and runtime that scripts/fetch-models.sh
+    /// fetched (deterministic, one thread: tests share two cores).
+    pub fn piper() -> Vec<(&'static str, String)> {
+        let dir = std::env::var_os("ORATOR_MODELS_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.models"));
+        let voice = dir.join("piper/en_US-joe-medium.onnx");
+        assert!(
+            voice.is_file(),
+            "{} is missing: run scripts/fetch-models.sh (scripts/setup.sh does)",
+            voice.display()
+        );
+        vec![
+            ("ORATOR_PIPER_VOICES", voice.display().to_string()),
+            (
+                "ORATOR_ONNXRUNTIME_LIB",
+                dir.join("onnxruntime/libonnxruntime.so.1.31.1").display().to_string(),
+            ),
+            ("ORATOR_PIPER_DETERMINISTIC", "true".into()),
+            ("ORATOR_PIPER_THREADS", "1".into()),
+        ]
+    }
+
     /// Starts `orator-api` (which creates and migrates the database).
     pub async fn api(&self, extra: &[(&str, &str)]) -> Api {
         let mut env = self.with(extra);

@@ -58,8 +58,19 @@ fn extra_env() -> Vec<(&'static str, &'static str)> {
 #[tokio::test]
 async fn both_metrics_endpoints_expose_exactly_the_catalogue() {
     let env = TestEnv::new().await;
-    let api = env.api(&extra_env()).await;
-    let worker = env.worker(&extra_env()).await;
+    // Both engines, so that the neural engine's families are checked too.
+    let piper = TestEnv::piper();
+    let vars: Vec<(&str, &str)> = extra_env()
+        .into_iter()
+        .chain(piper.iter().map(|(k, v)| (*k, v.as_str())))
+        .collect();
+    let api = env.api(&vars).await;
+    let worker = env.worker(&vars).await;
+    orator_e2e::eventually("the worker to load its models", Duration::from_secs(60), || async {
+        let ready = reqwest::get(format!("{}/health/ready", worker.url())).await.ok()?;
+        (ready.status() == 200).then_some(())
+    })
+    .await;
     scenario::run(&api, &worker, ADMIN).await;
 
     let catalogue = Catalogue::load();
@@ -416,8 +427,8 @@ async fn the_summary_reports_engine_cache_queues_jobs_and_requests() {
     api.speech(body.clone()).await;
     api.speech(body).await;
     let summary: Value = orator_e2e::json(api.http.get(api.url("/monitoring/summary"))).await;
-    assert_eq!(summary["engine"]["name"], "espeak-ng");
-    assert_eq!(summary["engine"]["status"], "loaded");
+    assert_eq!(summary["engines"][0]["name"], "espeak-ng");
+    assert!(summary["engines"][0]["voices"].as_u64().unwrap() > 100, "{summary}");
     assert_eq!(summary["cache"]["hits"], 1.0);
     assert_eq!(summary["cache"]["misses"], 1.0);
     assert_eq!(summary["cache"]["hit_ratio"], 0.5);

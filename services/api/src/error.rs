@@ -130,7 +130,7 @@ impl ApiError {
             Self::Invalid(e) => {
                 let status = match e.fault {
                     Fault::Malformed => S::BAD_REQUEST,
-                    Fault::Unspeakable => S::UNPROCESSABLE_ENTITY,
+                    Fault::Unprocessable => S::UNPROCESSABLE_ENTITY,
                 };
                 (status, "invalid_request_error", Some(e.param), Some(e.code))
             }

@@ -14,7 +14,7 @@ use orator_core::{
     queue::{Broker, Relay, Topology},
     speech::Speech,
 };
-use orator_engine::{EspeakConfig, EspeakEngine};
+use orator_engine::{Engines, EspeakConfig, EspeakEngine, Synthesizer, piper::PiperEngine};
 use orator_telemetry::health::{Criticality, Registry};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, sync::watch};
@@ -74,6 +74,13 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     })
     .await
     .context("loading the espeak-ng voice catalogue (ORATOR_ESPEAK_BINARY)")?;
+    let engine_version = engine.version().to_owned();
+    let mut engines: Vec<Arc<dyn Synthesizer>> = vec![Arc::new(engine)];
+    if let Some(piper) = config.piper.clone() {
+        // Only the voices' configs: the models are the workers' to load.
+        let piper = PiperEngine::open(piper).context("reading the Piper voices (ORATOR_PIPER_VOICES)")?;
+        engines.push(Arc::new(piper));
+    }
 
     // PostgreSQL is needed to serve; without Redis the cache is bypassed and without
     // RabbitMQ jobs wait in the outbox, so those only degrade the api.
@@ -103,8 +110,8 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         admission,
         pool,
         redis,
-        engine_version: engine.version().to_owned(),
-        engine: Arc::new(engine),
+        engine_version,
+        engines: Engines::new(engines),
         broker,
         metrics: telemetry.metrics(),
         started: std::time::Instant::now(),

@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Instant};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use orator_core::{admission::Admission, cache::Redis, faults::FaultSwitch, queue::Broker, speech::Speech};
-use orator_engine::Synthesizer;
+use orator_engine::Engines;
 use sqlx::PgPool;
 
 use crate::{config::ApiConfig, limits::WindowLimit};
@@ -20,9 +20,9 @@ pub struct AppState {
     pub speech: Speech,
     /// The admission budgets.
     pub admission: Admission,
-    /// The engine's catalogue, for validation and listings; synthesis happens in workers.
-    pub engine: Arc<dyn Synthesizer>,
-    /// The engine's version, for the summary.
+    /// The engines' catalogues, for validation and listings; synthesis happens in workers.
+    pub engines: Engines,
+    /// espeak-ng's version, for the summary.
     pub engine_version: String,
     /// The broker, for queue depths.
     pub broker: Arc<Broker>,

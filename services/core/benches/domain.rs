@@ -10,28 +10,31 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use orator_core::domain::{Model, SpeechSpec, SpeechText, Speed, Voice, parse_format};
-use orator_engine::{EspeakConfig, EspeakEngine, Synthesizer};
+use orator_engine::{Engines, EspeakConfig, EspeakEngine, Synthesizer};
 
 /// Validates a request the way the speech and jobs handlers do.
-fn spec(engine: &dyn Synthesizer, model: &str, voice: &str, format: &str, text: &str) -> SpeechSpec {
+fn spec(engines: &Engines, model: &str, voice: &str, format: &str, text: &str) -> SpeechSpec {
+    let model = Model::parse(model, engines).expect("model");
+    let engine = engines.get(model.engine()).expect("configured");
     SpeechSpec {
-        model: Model::parse(model, engine).expect("model"),
         engine: engine.name().to_owned(),
-        voice: Voice::parse(voice, engine).expect("voice"),
+        voice: Voice::parse(voice, engine.as_ref()).expect("voice"),
+        model,
         format: parse_format(Some(format)).expect("format"),
         speed: Speed::parse(Some(1.0)).expect("speed"),
         text: SpeechText::parse(text.to_owned(), 4096).expect("text"),
     }
 }
 
-fn benches(c: &mut Criterion, engine: &dyn Synthesizer) {
+fn benches(c: &mut Criterion, engines: &Engines) {
+    let engine = engines.get("espeak-ng").expect("configured").as_ref();
     let sentence = "Thank you for calling Orator. This is cached greeting number 3.";
 
     let mut group = c.benchmark_group("parse");
     group.bench_function("request_alias_voice", |b| {
         b.iter(|| {
             spec(
-                engine,
+                engines,
                 black_box("tts-1"),
                 black_box("alloy"),
                 black_box("mp3"),
@@ -43,7 +46,7 @@ fn benches(c: &mut Criterion, engine: &dyn Synthesizer) {
     group.bench_function("request_engine_voice", |b| {
         b.iter(|| {
             spec(
-                engine,
+                engines,
                 black_box("espeak-ng"),
                 black_box("yue"),
                 black_box("wav"),
@@ -61,7 +64,7 @@ fn benches(c: &mut Criterion, engine: &dyn Synthesizer) {
     let mut group = c.benchmark_group("cache_key");
     for chars in [64usize, 512, 4096] {
         let text: String = sentence.chars().cycle().take(chars).collect();
-        let spec = spec(engine, "tts-1", "alloy", "mp3", &text);
+        let spec = spec(engines, "tts-1", "alloy", "mp3", &text);
         group.throughput(Throughput::Bytes(chars as u64));
         group.bench_with_input(BenchmarkId::from_parameter(chars), &spec, |b, spec| {
             b.iter(|| black_box(spec).cache_key())
@@ -79,6 +82,9 @@ fn main() {
         .block_on(EspeakEngine::new(EspeakConfig::default()))
         .expect("espeak-ng must be installed to load its voice catalogue");
     let mut c = Criterion::default().configure_from_args();
-    benches(&mut c, &engine);
+    benches(
+        &mut c,
+        &Engines::new([std::sync::Arc::new(engine) as std::sync::Arc<dyn Synthesizer>]),
+    );
     c.final_summary();
 }

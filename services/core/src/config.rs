@@ -165,6 +165,68 @@ impl Connections {
     }
 }
 
+/// `ORATOR_PIPER_VOICES` (comma-separated `.onnx` paths; unset or empty: no neural engine),
+/// `ORATOR_PIPER_ALIASES` (`alloy=en_US-joe-medium,…`; unset: every OpenAI name maps to the
+/// first voice), `ORATOR_PIPER_DETERMINISTIC` (noise scales 0, for tests) and
+/// `ORATOR_ESPEAK_BINARY` (phonemes).
+pub fn piper() -> Result<Option<orator_engine::piper::PiperConfig>, ConfigError> {
+    let voices: Vec<std::path::PathBuf> = list("ORATOR_PIPER_VOICES").into_iter().map(Into::into).collect();
+    if voices.is_empty() {
+        return Ok(None);
+    }
+    let pairs = list("ORATOR_PIPER_ALIASES");
+    let aliases = if pairs.is_empty() {
+        None
+    } else {
+        let parsed = pairs.into_iter().map(|pair| match pair.split_once('=') {
+            Some((alias, voice)) => Ok((alias.trim().to_ascii_lowercase(), voice.trim().to_owned())),
+            None => Err(ConfigError {
+                var: "ORATOR_PIPER_ALIASES",
+                value: pair.clone(),
+                reason: "expected openai_name=voice_id".into(),
+            }),
+        });
+        Some(parsed.collect::<Result<Vec<_>, _>>()?)
+    };
+    Ok(Some(orator_engine::piper::PiperConfig {
+        voices,
+        aliases,
+        espeak_binary: string("ORATOR_ESPEAK_BINARY", "espeak-ng").into(),
+        deterministic: flag("ORATOR_PIPER_DETERMINISTIC", false)?,
+    }))
+}
+
+/// `ORATOR_ONNXRUNTIME_LIB`, `ORATOR_PIPER_SESSIONS` (default 1) and `ORATOR_PIPER_THREADS`
+/// (default: the cores shared among the sessions). Sessions x threads may not exceed the
+/// cores: past that, inferences only slow each other down.
+pub fn piper_runtime() -> Result<orator_engine::piper::RuntimeConfig, ConfigError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sessions = positive("ORATOR_PIPER_SESSIONS", "1")? as usize;
+    let threads = positive("ORATOR_PIPER_THREADS", &(cores / sessions).max(1).to_string())? as usize;
+    if sessions * threads > cores {
+        return Err(ConfigError {
+            var: "ORATOR_PIPER_THREADS",
+            value: threads.to_string(),
+            reason: format!("{sessions} sessions (ORATOR_PIPER_SESSIONS) x {threads} threads exceed the {cores} cores"),
+        });
+    }
+    Ok(orator_engine::piper::RuntimeConfig {
+        library: string("ORATOR_ONNXRUNTIME_LIB", ".models/onnxruntime/libonnxruntime.so.1.31.1").into(),
+        sessions,
+        threads,
+    })
+}
+
+/// A comma-separated variable's non-empty items.
+fn list(var: &'static str) -> Vec<String> {
+    string(var, "")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

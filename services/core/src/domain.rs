@@ -1,7 +1,7 @@
 //! Domain types. Each newtype rejects bad input once, at the edge, so the rest of the code
 //! can trust what it holds.
 
-use orator_engine::{AudioFormat, Synthesizer};
+use orator_engine::{AudioFormat, Engines, Synthesizer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -24,8 +24,9 @@ pub struct InvalidInput {
 pub enum Fault {
     /// The request breaks the documented schema (type, length, range, characters).
     Malformed,
-    /// The request fits the schema, but nothing in it can become speech.
-    Unspeakable,
+    /// The request fits the schema but cannot be served: nothing in it can become speech,
+    /// or its fields do not go together (a voice of another model's engine).
+    Unprocessable,
 }
 
 impl InvalidInput {
@@ -69,7 +70,7 @@ impl SpeechText {
         // here beats three engine attempts that each end in silence.
         if !text.chars().any(char::is_alphanumeric) {
             return Err(InvalidInput {
-                fault: Fault::Unspeakable,
+                fault: Fault::Unprocessable,
                 ..InvalidInput::new(
                     "input",
                     "no_speakable_text",
@@ -172,31 +173,60 @@ impl Voice {
     }
 }
 
-/// OpenAI model names accepted as aliases of the default engine.
-pub const OPENAI_MODELS: [&str; 2] = ["tts-1", "tts-1-hd"];
+/// OpenAI model names and the engines that may serve each, best first: the first one
+/// configured in this process serves it.
+pub const OPENAI_MODELS: [(&str, &[&str]); 2] = [
+    ("tts-1", &["espeak-ng", "piper"]),
+    ("tts-1-hd", &["piper", "espeak-ng"]),
+];
 
-/// A model name: an OpenAI TTS model or an engine name.
+/// A model name (an OpenAI TTS model or an engine name) and the engine that serves it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Model(String);
+pub struct Model {
+    name: String,
+    engine: &'static str,
+}
 
 impl Model {
-    /// Accepts `tts-1`, `tts-1-hd` or the engine's own name.
-    pub fn parse(name: &str, engine: &dyn Synthesizer) -> Result<Self, InvalidInput> {
-        if OPENAI_MODELS.contains(&name) || name == engine.name() {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(InvalidInput::new(
+    /// Accepts `tts-1`, `tts-1-hd` or the name of a configured engine.
+    pub fn parse(name: &str, engines: &Engines) -> Result<Self, InvalidInput> {
+        let engine = match OPENAI_MODELS.iter().find(|(model, _)| *model == name) {
+            Some((_, candidates)) => candidates.iter().find_map(|c| engines.get(c)),
+            None => engines.get(name),
+        };
+        match engine {
+            Some(engine) => Ok(Self {
+                name: name.to_owned(),
+                engine: engine.name(),
+            }),
+            None => Err(InvalidInput::new(
                 "model",
                 "unknown_model",
                 format!("unknown model {name:?}; GET /v1/models lists the models"),
-            ))
+            )),
         }
     }
 
-    /// The name.
+    /// The name asked for.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
+
+    /// The engine that serves it.
+    pub fn engine(&self) -> &'static str {
+        self.engine
+    }
+}
+
+/// Model names this process accepts: the OpenAI ones with an engine to serve them, then the
+/// engines' own names.
+pub fn model_names(engines: &Engines) -> Vec<&'static str> {
+    OPENAI_MODELS
+        .iter()
+        .filter(|(_, candidates)| candidates.iter().any(|c| engines.get(c).is_some()))
+        .map(|(model, _)| *model)
+        .chain(engines.iter().map(|e| e.name()))
+        .collect()
 }
 
 /// Parses a response format name.

@@ -8,6 +8,37 @@ use sqlx::PgPool;
 
 use crate::{cache::Redis, queue::Broker};
 
+/// The neural models: ready once loaded and warmed up; while they load, or after a load
+/// failed (the message names the file), the process is not ready though it serves the
+/// other engines.
+pub enum Models {
+    /// The engine, loading or loaded.
+    Engine(Arc<orator_engine::piper::PiperEngine>),
+    /// Its voices could not even be read.
+    Unreadable(String),
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for Models {
+    fn name(&self) -> &'static str {
+        "models"
+    }
+    async fn check(&self) -> Result<Option<Value>, String> {
+        use orator_engine::{Synthesizer, piper::LoadState};
+        let engine = match self {
+            Self::Engine(engine) => engine,
+            Self::Unreadable(message) => return Err(message.clone()),
+        };
+        let voices: Vec<&str> = engine.voices().iter().map(|v| v.id.as_str()).collect();
+        match engine.state() {
+            LoadState::Ready => Ok(Some(json!({ "engine": engine.name(), "voices": voices }))),
+            LoadState::Loading => Err(format!("loading {}", voices.join(", "))),
+            LoadState::NotLoaded => Err("not loaded yet".into()),
+            LoadState::Failed(message) => Err(format!("failed to load: {message}")),
+        }
+    }
+}
+
 /// `SELECT 1` on the pool; details are the pool's size and use.
 pub struct Postgres(pub PgPool);
 

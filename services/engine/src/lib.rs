@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod encode;
+mod engines;
 mod error;
 mod espeak;
 mod format;
@@ -18,6 +19,7 @@ mod synth;
 mod voice;
 
 pub use encode::{encode, output_sample_rate};
+pub use engines::Engines;
 pub use error::{EncodeError, EngineError};
 pub use espeak::{EspeakConfig, EspeakEngine};
 pub use format::{AudioFormat, UnknownFormat};

@@ -74,7 +74,11 @@ fn describe_models() {
         MODEL_UP,
         "1 once the model is loaded and warmed up; 0 while it loads or after a failed load."
     );
-    describe_gauge!(MODEL_LOAD_DURATION, Unit::Seconds, "Seconds the last load of the model took.");
+    describe_gauge!(
+        MODEL_LOAD_DURATION,
+        Unit::Seconds,
+        "Seconds the last load of the model took."
+    );
     describe_gauge!(
         MODEL_WARMUP_DURATION,
         Unit::Seconds,
@@ -82,7 +86,11 @@ fn describe_models() {
     );
     describe_gauge!(MODEL_SIZE, Unit::Bytes, "Size of the model file.");
     describe_gauge!(MODEL_INFO, "Always 1; labels describe a configured model.");
-    describe_histogram!(PHONEMIZE_DURATION, Unit::Seconds, "Time to turn one sentence into phonemes.");
+    describe_histogram!(
+        PHONEMIZE_DURATION,
+        Unit::Seconds,
+        "Time to turn one sentence into phonemes."
+    );
     describe_histogram!(SESSION_WAIT, Unit::Seconds, "Wait for a free inference session.");
     describe_gauge!(SESSIONS_BUSY, "Inference sessions running now.");
     describe_gauge!(SESSIONS, "Inference sessions in the pool.");

@@ -52,7 +52,12 @@ pub fn split(text: &str) -> Vec<Sentence> {
             push(text, start..end, &mut sentences, SENTENCE_PAUSE);
             start = end;
             // A blank line ends a paragraph: the sentence before it gets the longer pause.
-            let blank = text[end..].chars().take_while(|c| c.is_whitespace()).filter(|&c| c == '\n').count() > 0;
+            let blank = text[end..]
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .filter(|&c| c == '\n')
+                .count()
+                > 0;
             if blank && let Some(last) = sentences.last_mut() {
                 last.pause = PARAGRAPH_PAUSE;
             }

@@ -67,9 +67,16 @@ async fn speaks_plausible_deterministic_audio_in_every_format() {
     let engine = loaded().await;
     let voices = engine.voices();
     assert_eq!(voices.len(), 1);
-    assert_eq!((voices[0].id.as_str(), voices[0].language.as_str()), ("en_US-joe-medium", "en-us"));
+    assert_eq!(
+        (voices[0].id.as_str(), voices[0].language.as_str()),
+        ("en_US-joe-medium", "en-us")
+    );
     assert_eq!(voices[0].sample_rate, 22_050);
-    assert!(voices[0].aliases.contains(&"alloy".to_owned()), "{:?}", voices[0].aliases);
+    assert!(
+        voices[0].aliases.contains(&"alloy".to_owned()),
+        "{:?}",
+        voices[0].aliases
+    );
 
     let text = "Hello there, this is the neural voice. It reads two sentences, with a pause between them.";
     let started = Instant::now();
@@ -79,12 +86,21 @@ async fn speaks_plausible_deterministic_audio_in_every_format() {
     // English runs at roughly 12 to 18 characters a second; allow a wide margin.
     let seconds = pcm.duration_seconds();
     let chars = text.chars().count() as f64;
-    assert!((chars / 30.0..chars / 6.0).contains(&seconds), "{seconds} s for {chars} characters");
+    assert!(
+        (chars / 30.0..chars / 6.0).contains(&seconds),
+        "{seconds} s for {chars} characters"
+    );
     assert!(rms(&pcm.samples) > 500.0, "too quiet: rms {}", rms(&pcm.samples));
-    println!("{seconds:.2} s of audio in {took:?} (rtf {:.3})", took.as_secs_f64() / seconds);
+    println!(
+        "{seconds:.2} s of audio in {took:?} (rtf {:.3})",
+        took.as_secs_f64() / seconds
+    );
 
     let again = engine.synthesize(&request(text)).await.unwrap();
-    assert!(again.samples == pcm.samples, "deterministic settings give the same samples");
+    assert!(
+        again.samples == pcm.samples,
+        "deterministic settings give the same samples"
+    );
 
     // Slower speech is longer.
     let slow = engine
@@ -94,7 +110,11 @@ async fn speaks_plausible_deterministic_audio_in_every_format() {
         })
         .await
         .unwrap();
-    assert!(slow.duration_seconds() > seconds * 1.5, "{} vs {seconds}", slow.duration_seconds());
+    assert!(
+        slow.duration_seconds() > seconds * 1.5,
+        "{} vs {seconds}",
+        slow.duration_seconds()
+    );
 
     for format in AudioFormat::ALL {
         let bytes = encode(&pcm, format).unwrap();
@@ -119,21 +139,30 @@ async fn the_duration_cap_stops_long_text_and_silence_is_an_error() {
         voice: "en-us".into(),
         ..request("hi")
     };
-    assert!(matches!(engine.synthesize(&unknown).await, Err(EngineError::UnknownVoice(_))));
+    assert!(matches!(
+        engine.synthesize(&unknown).await,
+        Err(EngineError::UnknownVoice(_))
+    ));
 }
 
 #[tokio::test]
 async fn a_missing_file_is_named_and_the_engine_says_why_it_cannot_speak() {
     let dir = models();
     let missing_config = PiperEngine::open(config(dir.join("piper/nobody.onnx"))).unwrap_err();
-    assert!(missing_config.to_string().contains("nobody.onnx.json"), "{missing_config}");
+    assert!(
+        missing_config.to_string().contains("nobody.onnx.json"),
+        "{missing_config}"
+    );
 
     let engine = PiperEngine::open(config(dir.join("piper/en_US-joe-medium.onnx"))).unwrap();
     assert_eq!(engine.state(), LoadState::NotLoaded);
     let not_loaded = engine.synthesize(&request("hi")).await.unwrap_err();
     assert!(matches!(not_loaded, EngineError::Unavailable(_)), "{not_loaded}");
 
-    let error = engine.load(runtime(dir.join("onnxruntime/missing.so"))).await.unwrap_err();
+    let error = engine
+        .load(runtime(dir.join("onnxruntime/missing.so")))
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("missing.so"), "{error}");
     match engine.state() {
         LoadState::Failed(message) => assert!(message.contains("missing.so"), "{message}"),

@@ -34,6 +34,8 @@ pub struct WorkerConfig {
     pub cache_ttl: Duration,
     /// `ORATOR_ESPEAK_BINARY`.
     pub espeak_binary: String,
+    /// `ORATOR_PIPER_*` and `ORATOR_ONNXRUNTIME_LIB`: the neural voices and their runtime.
+    pub piper: Option<(orator_engine::piper::PiperConfig, orator_engine::piper::RuntimeConfig)>,
     /// `ORATOR_TRACE_QUEUE_LINK`: start a new trace per consumed job, linked to the
     /// publisher's span, instead of continuing the publisher's trace.
     pub trace_queue_link: bool,
@@ -94,6 +96,10 @@ impl WorkerConfig {
             max_audio: Duration::from_secs(config::positive("ORATOR_MAX_AUDIO_SECONDS", "300")?.into()),
             cache_ttl: std::time::Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
+            piper: match config::piper()? {
+                Some(voices) => Some((voices, config::piper_runtime()?)),
+                None => None,
+            },
             trace_queue_link: config::flag("ORATOR_TRACE_QUEUE_LINK", false)?,
             gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
             faults: Faults::from_env()?,

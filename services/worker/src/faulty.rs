@@ -1,26 +1,26 @@
 //! Fault injection as an engine decorator: delays and failures happen inside the
 //! synthesis, so the inference metrics, spans and alerts see them as real ones would be.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use orator_core::faults::{FaultSwitch, roll};
 use orator_engine::{EngineError, Pcm, SynthesisRequest, Synthesizer, VoiceInfo};
 
 /// Wraps an engine and applies the faults in force to each synthesis.
-pub struct Faulty<S> {
-    inner: S,
+pub struct Faulty {
+    inner: Arc<dyn Synthesizer>,
     faults: FaultSwitch,
 }
 
-impl<S> Faulty<S> {
+impl Faulty {
     /// `inner`, subject to `faults`.
-    pub fn new(inner: S, faults: FaultSwitch) -> Self {
+    pub fn new(inner: Arc<dyn Synthesizer>, faults: FaultSwitch) -> Self {
         Self { inner, faults }
     }
 }
 
 #[async_trait::async_trait]
-impl<S: Synthesizer> Synthesizer for Faulty<S> {
+impl Synthesizer for Faulty {
     fn name(&self) -> &'static str {
         self.inner.name()
     }

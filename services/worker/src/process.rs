@@ -10,7 +10,7 @@ use orator_core::{
     metrics::{AUDIO_SECONDS, CHARACTERS, DEAD_LETTERED, JOB_DURATION, JOBS_PROCESSED},
     queue::{Broker, JobMessage, Outgoing},
 };
-use orator_engine::{AudioFormat, SynthesisRequest, Synthesizer, observed};
+use orator_engine::{AudioFormat, SynthesisRequest, observed};
 use sqlx::PgPool;
 use tracing::Instrument;
 
@@ -69,8 +69,8 @@ pub struct Context {
     pub redis: Redis,
     /// For retry and dead-letter publishes.
     pub broker: Arc<Broker>,
-    /// The engine.
-    pub engine: Arc<dyn Synthesizer>,
+    /// The engines, by the name a job carries.
+    pub engines: orator_engine::Engines,
     /// Settings.
     pub config: WorkerConfig,
     /// Encodes at once: each holds the whole PCM and its encoded copy (opus resamples on top),
@@ -156,7 +156,12 @@ async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptErro
         speed: job.speed,
         max_duration: Some(ctx.config.max_audio),
     };
-    let synthesis = observed::synthesize(ctx.engine.as_ref(), &request);
+    // A job for an engine this worker lacks (configured on the api only) is retried, so that
+    // a worker that has it can take it.
+    let engine = ctx.engines.get(&job.engine).ok_or_else(|| {
+        orator_engine::EngineError::Unavailable(format!("this worker does not serve the {} engine", job.engine))
+    })?;
+    let synthesis = observed::synthesize(engine.as_ref(), &request);
     let pcm = tokio::time::timeout(ctx.config.synthesis_timeout, synthesis)
         .await
         .map_err(|_| AttemptError::Timeout)??;
@@ -169,7 +174,7 @@ async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptErro
         observed::encode_observed(&pcm, format).map(|b| (b, orator_engine::output_sample_rate(pcm.sample_rate, format)))
     })
     .await??;
-    let engine = ctx.engine.name();
+    let engine = engine.name();
     metrics::counter!(CHARACTERS, "engine" => engine).increment(request.text.chars().count() as u64);
     metrics::histogram!(AUDIO_SECONDS, "engine" => engine, "format" => format.as_str()).record(seconds);
     Ok(NewAudio {

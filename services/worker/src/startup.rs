@@ -10,7 +10,7 @@ use orator_core::{
     metrics::{AUDIO_BUCKETS, AUDIO_SECONDS, DEAD_LETTERED, JOBS_PROCESSED, SETTLED},
     queue::{Broker, Topology},
 };
-use orator_engine::{EspeakConfig, EspeakEngine, Synthesizer, observed};
+use orator_engine::{Engines, EspeakConfig, EspeakEngine, Synthesizer, observed, piper::PiperEngine};
 use orator_telemetry::health::{Criticality, Registry};
 use tokio::{net::TcpListener, sync::watch};
 
@@ -67,6 +67,29 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         voices = engine.voices().len(),
         "engine ready"
     );
+    let faults = FaultSwitch::start(redis.clone(), config.faults, Duration::from_secs(1));
+    let mut engines: Vec<Arc<dyn Synthesizer>> = vec![Arc::new(Faulty::new(Arc::new(engine), faults.clone()))];
+    let models = match config.piper.clone() {
+        None => None,
+        Some((voices, runtime)) => match PiperEngine::open(voices) {
+            Ok(piper) => {
+                let piper = Arc::new(piper);
+                engines.push(Arc::new(Faulty::new(piper.clone(), faults.clone())));
+                // Loading takes seconds: espeak-ng serves meanwhile, and readiness waits.
+                let loading = piper.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = loading.load(runtime).await {
+                        tracing::error!(engine = "piper", error = %e, "models failed to load; espeak-ng still serves");
+                    }
+                });
+                Some(health::Models::Engine(piper))
+            }
+            Err(e) => {
+                tracing::error!(engine = "piper", error = %e, "cannot read the Piper voices; espeak-ng still serves");
+                Some(health::Models::Unreadable(e.to_string()))
+            }
+        },
+    };
 
     // Without PostgreSQL or RabbitMQ the worker cannot do its work; Redis only speeds up
     // later requests.
@@ -77,6 +100,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
             Criticality::Critical,
         )
         .with(health::RedisPing(redis.clone()), Criticality::Optional);
+    let checks = match models {
+        Some(models) => checks.with(models, Criticality::Critical),
+        None => checks,
+    };
     let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(
         telemetry.metrics(),
         config.metrics_token.clone(),
@@ -88,12 +115,11 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let polling = tokio::spawn(gauges::worker(pool.clone(), broker.clone(), config.gauge_interval));
 
-    let faults = FaultSwitch::start(redis.clone(), config.faults, Duration::from_secs(1));
     let ctx = Arc::new(Context {
         pool,
         redis,
         broker,
-        engine: Arc::new(Faulty::new(engine, faults)),
+        engines: Engines::new(engines),
         encoders: tokio::sync::Semaphore::new(config.engine_concurrency.max(1)),
         config,
     });

@@ -1,7 +1,7 @@
 //! `GET /v1/audio/voices` and `GET /v1/models`.
 
 use axum::{Json, extract::State};
-use orator_core::domain::OPENAI_MODELS;
+use orator_core::domain::model_names;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,6 +23,10 @@ pub struct VoiceView {
     pub openai_aliases: Vec<String>,
     /// Engine.
     pub engine: String,
+    /// Samples per second of its audio (`pcm` is sent at this rate).
+    pub sample_rate: u32,
+    /// Models that reach this voice: the OpenAI ones whose engine it is, and the engine's name.
+    pub models: Vec<String>,
 }
 
 /// The voice list.
@@ -63,33 +67,35 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_models))
 }
 
-/// Engine voices and the OpenAI names they serve.
+/// Every engine's voices, with the OpenAI names and models that reach them.
 #[utoipa::path(get, path = "/v1/audio/voices", tag = "catalog", responses((status = 200, body = VoiceList)))]
 async fn list_voices(State(state): State<AppState>, _caller: Caller) -> Json<VoiceList> {
-    let engine = state.engine.name().to_owned();
-    let data = state
-        .engine
-        .voices()
-        .iter()
-        .map(|v| VoiceView {
+    let mut data = Vec::new();
+    for engine in state.engines.iter() {
+        let models: Vec<String> = model_names(&state.engines)
+            .into_iter()
+            .filter(|m| orator_core::domain::Model::parse(m, &state.engines).is_ok_and(|m| m.engine() == engine.name()))
+            .map(str::to_owned)
+            .collect();
+        data.extend(engine.voices().iter().map(|v| VoiceView {
             id: v.id.clone(),
             name: v.name.clone(),
             language: v.language.clone(),
             gender: v.gender.clone(),
             openai_aliases: v.aliases.clone(),
-            engine: engine.clone(),
-        })
-        .collect();
+            engine: engine.name().to_owned(),
+            sample_rate: v.sample_rate,
+            models: models.clone(),
+        }));
+    }
     Json(VoiceList { object: "list", data })
 }
 
 /// Models accepted in `model`.
 #[utoipa::path(get, path = "/v1/models", tag = "catalog", responses((status = 200, body = ModelList)))]
 async fn list_models(State(state): State<AppState>, _caller: Caller) -> Json<ModelList> {
-    let data = OPENAI_MODELS
-        .iter()
-        .copied()
-        .chain([state.engine.name()])
+    let data = model_names(&state.engines)
+        .into_iter()
         .map(|id| ModelView {
             id: id.to_owned(),
             object: "model",

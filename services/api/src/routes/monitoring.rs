@@ -56,12 +56,11 @@ async fn summary(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
         "version": env!("CARGO_PKG_VERSION"),
         "revision": orator_core::REVISION,
         "uptime_seconds": state.started.elapsed().as_secs(),
-        "engine": {
-            "name": state.engine.name(),
-            "version": state.engine_version,
-            "voices": state.engine.voices().len(),
-            "status": "loaded",
-        },
+        "engines": state.engines.iter().map(|e| json!({
+            "name": e.name(),
+            "voices": e.voices().len(),
+        })).collect::<Vec<_>>(),
+        "espeak_version": state.engine_version,
         "cache": {
             "hits": hits,
             "misses": misses,

@@ -52,16 +52,15 @@ pub fn document(doc: &utoipa::openapi::OpenApi, state: &AppState) -> Value {
             }
         }
     }
-    let engine = state.engine.as_ref();
-    let mut voices: Vec<String> = engine
-        .voices()
+    let mut voices: Vec<String> = state
+        .engines
         .iter()
+        .flat_map(|e| e.voices())
         .flat_map(|v| std::iter::once(v.id.clone()).chain(v.aliases.iter().cloned()))
         .collect();
     voices.sort();
     voices.dedup();
-    let mut models: Vec<&str> = orator_core::domain::OPENAI_MODELS.to_vec();
-    models.push(engine.name());
+    let models = orator_core::domain::model_names(&state.engines);
     let body = &mut doc["components"]["schemas"]["SpeechBody"]["properties"];
     body["input"]["minLength"] = json!(1);
     body["input"]["maxLength"] = json!(state.config.max_input_chars);

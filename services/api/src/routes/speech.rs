@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use orator_core::{
-    domain::{InvalidInput, JobMode, Model, SpeechSpec, SpeechText, Speed, Voice, parse_format},
+    domain::{Fault, InvalidInput, JobMode, Model, SpeechSpec, SpeechText, Speed, Voice, parse_format},
     speech::{Source, SpeechError, Spoken},
 };
 use orator_engine::AudioFormat;
@@ -42,15 +42,37 @@ pub struct SpeechBody {
 impl SpeechBody {
     /// Validates every field against the engine's catalogue and the configured limits.
     pub fn parse(self, state: &AppState) -> Result<SpeechSpec, InvalidInput> {
-        let engine = state.engine.as_ref();
+        let model = Model::parse(&self.model, &state.engines)?;
+        let engine = state
+            .engines
+            .get(model.engine())
+            .expect("a parsed model has its engine");
         Ok(SpeechSpec {
-            model: Model::parse(&self.model, engine)?,
-            engine: engine.name().to_owned(),
+            engine: model.engine().to_owned(),
+            model,
             text: SpeechText::parse(self.input, state.config.max_input_chars)?,
-            voice: Voice::parse(&self.voice, engine)?,
+            voice: Voice::parse(&self.voice, engine.as_ref()).map_err(|e| other_models_voice(e, &self.voice, state))?,
             format: parse_format(self.response_format.as_deref())?,
             speed: Speed::parse(self.speed)?,
         })
+    }
+}
+
+/// A voice that exists, but in another engine than the model's: the fields do not go
+/// together (a 422 that says which model reaches it), rather than an unknown voice.
+fn other_models_voice(unknown: InvalidInput, voice: &str, state: &AppState) -> InvalidInput {
+    match state.engines.iter().find(|e| e.resolve_voice(voice).is_some()) {
+        Some(engine) => InvalidInput {
+            code: "voice_not_in_model",
+            message: format!(
+                "voice {voice:?} belongs to the {} engine; use model {:?} (GET /v1/audio/voices lists each voice's models)",
+                engine.name(),
+                engine.name()
+            ),
+            fault: Fault::Unprocessable,
+            ..unknown
+        },
+        None => unknown,
     }
 }
 

@@ -23,6 +23,10 @@ use crate::{EngineError, Pcm, SynthesisRequest, Synthesizer, VoiceInfo, sentence
 use pool::Pool;
 pub use voice::PiperVoice;
 
+/// Longest piece of one sentence synthesised at once, in phoneme characters (about 13 s of
+/// speech, some 400 MB of inference memory at its peak).
+const MAX_PHONEMES: usize = 200;
+
 /// The engine's name, as in `model` and in metric labels.
 pub const NAME: &str = "piper";
 
@@ -81,7 +85,9 @@ pub struct PiperEngine {
 
 impl std::fmt::Debug for PiperEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PiperEngine").field("voices", &self.infos).finish_non_exhaustive()
+        f.debug_struct("PiperEngine")
+            .field("voices", &self.infos)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,6 +154,7 @@ impl PiperEngine {
             }
             Err(e) => {
                 *state = State::Failed(e.to_string());
+                metrics::gauge!(observed::UP, "engine" => NAME).set(0.0);
                 Err(e)
             }
         }
@@ -176,7 +183,9 @@ impl PiperEngine {
             // The first run of each session allocates its buffers: pay for it here, not in
             // the first requests.
             let started = Instant::now();
+            let phonemized = Instant::now();
             let phonemes = phonemes::phonemize(&self.espeak, &voice.espeak_voice, "Warming up.").await?;
+            observed::phonemized(NAME, phonemized.elapsed());
             let ids = phonemes::ids(voice, &phonemes);
             pool.warm_up(ids, self.scales(voice, 1.0), voice.num_speakers).await?;
             observed::model_ready(NAME, &voice.id, started.elapsed());
@@ -205,9 +214,13 @@ impl PiperEngine {
     fn pools(&self) -> Result<Arc<Vec<Pool>>, EngineError> {
         match &*self.state.read().expect("not poisoned") {
             State::Ready(pools) => Ok(pools.clone()),
-            State::NotLoaded => Err(EngineError::Unavailable("the piper models are not loaded in this process".into())),
+            State::NotLoaded => Err(EngineError::Unavailable(
+                "the piper models are not loaded in this process".into(),
+            )),
             State::Loading => Err(EngineError::Unavailable("the piper models are still loading".into())),
-            State::Failed(message) => Err(EngineError::Unavailable(format!("the piper models failed to load: {message}"))),
+            State::Failed(message) => Err(EngineError::Unavailable(format!(
+                "the piper models failed to load: {message}"
+            ))),
         }
     }
 
@@ -247,19 +260,28 @@ impl Synthesizer for PiperEngine {
         let mut samples: Vec<i16> = Vec::new();
         for sentence in sentences::split(&req.text) {
             let text = &req.text[sentence.range.clone()];
-            let span = tracing::info_span!("phonemize", otel.name = "phonemize", orator.characters = text.chars().count());
+            let span = tracing::info_span!(
+                "phonemize",
+                otel.name = "phonemize",
+                orator.characters = text.chars().count()
+            );
             let started = Instant::now();
             let phonemes = phonemes::phonemize(&self.espeak, &voice.espeak_voice, text)
                 .instrument(span)
                 .await?;
             observed::phonemized(NAME, started.elapsed());
-            let ids = phonemes::ids(voice, &phonemes);
-            // BOS, pad and EOS alone: espeak-ng found nothing to say.
-            if ids.len() <= 3 {
-                continue;
+            for piece in phonemes::chunks(&phonemes, MAX_PHONEMES) {
+                let ids = phonemes::ids(voice, piece);
+                // BOS, pad and EOS alone: espeak-ng found nothing to say.
+                if ids.len() <= 3 {
+                    continue;
+                }
+                let audio = pool.infer(ids, scales, voice.num_speakers).await?;
+                to_i16(&audio, &mut samples);
+                if limit.is_some_and(|limit| samples.len() > limit) {
+                    return Err(EngineError::TooLong(req.max_duration.expect("limit set")));
+                }
             }
-            let audio = pool.infer(ids, scales, voice.num_speakers).await?;
-            to_i16(&audio, &mut samples);
             samples.resize(samples.len() + silence(sentence.pause, rate), 0);
             if limit.is_some_and(|limit| samples.len() > limit) {
                 return Err(EngineError::TooLong(req.max_duration.expect("limit set")));
@@ -283,7 +305,9 @@ fn silence(pause: Duration, rate: u32) -> usize {
 /// Floats in [-1, 1] to 16-bit samples, scaled so that the loudest sample is near full
 /// scale, as Piper does for each utterance (its models' output level varies).
 fn to_i16(audio: &[f32], out: &mut Vec<i16>) {
-    let peak = audio.iter().fold(0.0f32, |m, s| if s.is_finite() { m.max(s.abs()) } else { m });
+    let peak = audio
+        .iter()
+        .fold(0.0f32, |m, s| if s.is_finite() { m.max(s.abs()) } else { m });
     let scale = 32767.0 / peak.max(0.01);
     out.extend(audio.iter().map(|s| {
         let s = if s.is_finite() { *s } else { 0.0 };

@@ -115,6 +115,31 @@ fn remove_switches(line: &str) -> String {
     out
 }
 
+/// Cuts a sentence's phonemes into pieces of at most `max` characters: at clause marks
+/// where one falls in the later two thirds, else between words. One inference's memory grows
+/// with its length (about 30 MB per second of audio), so a sentence with no full stop in
+/// 4,096 characters must not become one inference.
+pub fn chunks(phonemes: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = phonemes.trim();
+    while rest.chars().count() > max {
+        let limit = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+        let head = &rest[..limit];
+        let cut = head
+            .rfind(CLAUSE)
+            .map(|i| i + 1)
+            .filter(|&i| i > limit / 3)
+            .or_else(|| head.rfind(' ').filter(|&i| i > 0))
+            .unwrap_or(limit);
+        out.push(rest[..cut].trim_end());
+        rest = rest[cut..].trim_start();
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
 /// Phoneme ids for the model: BOS, then each known phoneme followed by the pad, then EOS.
 /// Characters the voice does not know are skipped (Piper does the same).
 pub fn ids(voice: &PiperVoice, phonemes: &str) -> Vec<i64> {
@@ -146,6 +171,17 @@ mod tests {
         assert_eq!(with_punctuation("", "..."), "");
         // A comma inside a number is not a clause.
         assert_eq!(with_punctuation("wʌn θaʊzənd\n", "1,000 people."), "wʌn θaʊzənd.");
+    }
+
+    #[test]
+    fn long_phonemes_are_cut_at_clauses_then_words() {
+        assert_eq!(chunks("ab cd, ef gh", 8), ["ab cd,", "ef gh"]);
+        assert_eq!(chunks("abc def ghi", 5), ["abc", "def", "ghi"]);
+        assert_eq!(chunks("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(chunks("  short  ", 10), ["short"]);
+        assert!(chunks("", 10).is_empty());
+        let long = "wˈʌn ".repeat(200);
+        assert!(chunks(&long, 200).iter().all(|c| c.chars().count() <= 200));
     }
 
     #[test]

@@ -79,15 +79,14 @@ impl Pool {
         let sessions = sessions.max(1);
         let mut free = Vec::with_capacity(sessions);
         for _ in 0..sessions {
-            let session = Session::builder(environment)
-                .map_err(|e| fail(e.to_string()))?
+            let builder = Session::builder(environment).map_err(|e| fail(e.to_string()))?;
+            let builder = builder
                 .with_intra_threads(threads.max(1))
-                .and_then(|b| b.with_inter_threads(1))
-                // Idle threads that spin steal the CPU that espeak-ng and the encoders need.
-                .and_then(|b| b.with_intra_op_spinning(false))
-                .map_err(|e| fail(e.to_string()))?
-                .commit_from_file(model)
                 .map_err(|e| fail(e.to_string()))?;
+            let builder = builder.with_inter_threads(1).map_err(|e| fail(e.to_string()))?;
+            // Idle threads that spin steal the CPU that espeak-ng and the encoders need.
+            let mut builder = builder.with_intra_op_spinning(false).map_err(|e| fail(e.to_string()))?;
+            let session = builder.commit_from_file(model).map_err(|e| fail(e.to_string()))?;
             free.push(session);
         }
         metrics::gauge!(observed::SESSIONS, "engine" => super::NAME).increment(sessions as f64);
