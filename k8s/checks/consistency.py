@@ -25,7 +25,13 @@ Rust source rather than hard-coding what the binaries serve, so drift on either 
 * autoscalers target existing Deployments (which then set no replicas); KEDA's queue is
   ORATOR_QUEUE_PREFIX + tts.jobs; its PromQL names catalogued metrics and passes promtool;
 * the PrometheusRule's groups equal monitoring/prometheus/rules/*.yml (at least one group),
-  and pass `promtool check rules`.
+  and pass `promtool check rules`;
+* the Piper voices: the api and the worker get the same ORATOR_PIPER_VOICES and
+  ORATOR_PIPER_ALIASES (the image's ENV when unset); every voice (and the worker's
+  ORATOR_ONNXRUNTIME_LIB) is a file the image holds (the Dockerfile's COPY --from=models
+  folder plus what scripts/fetch-models.sh writes there; a voice needs its .onnx.json too)
+  or lies on a volume the container mounts; ORATOR_PIPER_SESSIONS x ORATOR_PIPER_THREADS
+  fits in the worker's CPU limit.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ def code_facts() -> dict:
         "shutdown_grace_ms": rust_default(ROOT / "services/worker/src/config.rs", "ORATOR_SHUTDOWN_GRACE_MS"),
         "sync_timeout_ms": rust_default(ROOT / "services/api/src/config.rs", "ORATOR_SYNC_TIMEOUT_MS"),
     }
+    facts["image_files"], facts["image_env"] = image_models()
     check(facts["live"] in health_routes, f"{health_rs.relative_to(ROOT)} no longer serves /health/live")
     check(facts["ready"] in health_routes, f"{health_rs.relative_to(ROOT)} no longer serves /health/ready")
     check("/metrics" in metrics_routes, f"{metrics_rs.relative_to(ROOT)} no longer serves /metrics")
@@ -108,6 +115,21 @@ def code_facts() -> dict:
         f"api sync timeout {facts['sync_timeout_ms']} ms"
     )
     return facts
+
+
+def image_models() -> tuple[set[str], dict[str, str]]:
+    """What the image holds for the neural engine: the files in its models folder (where the
+    Dockerfile's runtime stage copies the `models` stage's output, joined with every file
+    scripts/fetch-models.sh writes), and the defaults its ENV sets."""
+    dockerfile = "\n".join(line for line in read(ROOT / "Dockerfile").splitlines() if not line.lstrip().startswith("#"))
+    dest = re.search(r"^COPY\s+--from=models\s+\S+\s+(\S+)\s*$", dockerfile, re.M)
+    fetched = re.findall(r'^\s*"\S+ (\S+) \S+"\s*$', read(ROOT / "scripts/fetch-models.sh"), re.M)
+    if not dest or not fetched:
+        raise SystemExit("consistency: cannot find the Dockerfile's COPY --from=models or fetch-models.sh's files")
+    files = {dest.group(1).rstrip("/") + "/" + f for f in fetched}
+    env = dict(re.findall(r"\b(ORATOR_ONNXRUNTIME_LIB|ORATOR_PIPER_VOICES|ORATOR_PIPER_ALIASES)=(\S+)", dockerfile))
+    print(f"image: {len(files)} model files under {dest.group(1)}, ENV {sorted(env)}")
+    return files, env
 
 
 def catalogue_metrics() -> set[str]:
@@ -419,6 +441,63 @@ def check_component(r: Rendered, facts: dict, component: str, name: str, contain
     check(not extra, where(f"egress allows ports nothing here uses: {sorted(extra)}"))
 
 
+def cpu_cores(quantity) -> float:
+    text = str(quantity)
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def check_piper(r: Rendered, facts: dict) -> None:
+    """The neural engine's settings: api and worker agree, the files exist, the CPU fits."""
+    found = {}
+    for component, name, container_name, _ in COMPONENTS:
+        dep = r.get("Deployment", name)
+        spec = dep and dep["spec"]["template"]["spec"]
+        container = spec and next((c for c in spec["containers"] if c["name"] == container_name), None)
+        if container:
+            env = dict(facts["image_env"])  # the image's ENV, which the pod's environment overrides
+            env.update(pod_env(r, spec, container, r.where(name)))
+            found[component] = (container, env)
+    if set(found) != {"api", "worker"}:
+        return  # check_component reports the missing Deployment or container
+    for var in ("ORATOR_PIPER_VOICES", "ORATOR_PIPER_ALIASES"):
+        api, worker = found["api"][1].get(var), found["worker"][1].get(var)
+        check(api == worker, r.where(f"{var} differs: api {api!r}, worker {worker!r} (the api lists what the worker must load)"))
+
+    def available(container: dict, path: str) -> bool:
+        mounts = [m["mountPath"].rstrip("/") for m in container.get("volumeMounts") or []]
+        return path in facts["image_files"] or any(path == m or path.startswith(m + "/") for m in mounts)
+
+    voices: list[str] = []
+    for component, (container, env) in found.items():
+        voices = [v.strip() for v in (env.get("ORATOR_PIPER_VOICES") or "").split(",") if v.strip()]
+        for voice in voices:
+            check(voice.endswith(".onnx"), r.where(f"{component}: Piper voice {voice} is not an .onnx file"))
+            # The api reads only the .onnx.json (the voice list); the worker both.
+            needed = [voice + ".json"] if component == "api" else [voice, voice + ".json"]
+            check(all(available(container, f) for f in needed),
+                  r.where(f"{component}: Piper voice {voice}: {', '.join(needed)} not in the image nor on a mounted volume"))
+    worker, env = found["worker"]
+    lib = env.get("ORATOR_ONNXRUNTIME_LIB")
+    if voices:
+        check(bool(lib) and available(worker, lib),
+              r.where(f"orator-worker: ORATOR_ONNXRUNTIME_LIB={lib!r} is neither in the image nor on a mounted volume"))
+    limit = cpu_cores(((worker.get("resources") or {}).get("limits") or {}).get("cpu", 0))
+    # The worker counts the cores as Rust's available_parallelism does: the cgroup's quota,
+    # rounded down, at least 1. It refuses to start when sessions x threads exceed them.
+    cores = max(1, int(limit))
+    try:
+        sessions = int(env.get("ORATOR_PIPER_SESSIONS") or 1)
+        threads = int(env.get("ORATOR_PIPER_THREADS") or max(1, cores // max(sessions, 1)))
+    except ValueError:
+        check(False, r.where("orator-worker: ORATOR_PIPER_SESSIONS and ORATOR_PIPER_THREADS must be integers"))
+        return
+    check(sessions >= 1 and threads >= 1, r.where("orator-worker: ORATOR_PIPER_SESSIONS and ORATOR_PIPER_THREADS must be at least 1"))
+    check(sessions * threads <= cores,
+          r.where(f"orator-worker: ORATOR_PIPER_SESSIONS x ORATOR_PIPER_THREADS = {sessions} x {threads} exceeds the "
+                  f"{cores} core(s) of the CPU limit {limit:g}: the worker would refuse to start"))
+    print(f"  {r.name}: Piper voices {voices or 'none'}; worker {sessions} session(s) x {threads} thread(s), CPU limit {limit:g}")
+
+
 def check_autoscaling(r: Rendered, facts: dict, metrics: set[str]) -> None:
     targets: set[str] = set()
     for hpa in r.all("HorizontalPodAutoscaler"):
@@ -544,6 +623,7 @@ def main() -> int:
         check_namespaces(r)
         for component, name, container, _ in COMPONENTS:
             check_component(r, facts, component, name, container)
+        check_piper(r, facts)
         check_autoscaling(r, facts, metrics)
         check_references(r)
     check_rules(overlays, args.rules_dir)

@@ -1280,13 +1280,116 @@ def inference() -> dict:
             [prom(f'sum by (instance) (rate(process_cpu_seconds_total{{job="orator-worker"}}[{RI}]))', "{{instance}}")],
             w=8,
         ),
+        *models_row(),
     ]
     return dashboard(
         "orator-inference",
         "Orator / Inference engine",
-        "The text-to-speech engine: availability, synthesis and encode latency, real-time factor, concurrency and errors.",
+        "The text-to-speech engines (espeak-ng, and Piper voices in ONNX Runtime): availability, models, "
+        "synthesis and encode latency, real-time factor, concurrency, session pool and errors.",
         items,
     )
+
+
+def models_row() -> list:
+    """The model files an engine loads (Piper voices in ONNX Runtime): loading, warm-up, the
+    session pool and the neural pipeline's steps. Series exist only on workers configured
+    with ORATOR_PIPER_VOICES."""
+    rtf = "orator_inference_real_time_factor"
+    busy, pool = "orator_inference_sessions_busy", "orator_inference_sessions"
+    return [
+        row("Models"),
+        stat(
+            "Model up",
+            "Per configured model, the minimum over workers of orator_model_up: up once every worker has loaded "
+            "and warmed it up; down while one still loads or after a failed load (OratorModelNotLoaded after 5 minutes).",
+            "none",
+            [prom("min by (engine, model) (orator_model_up)", "{{model}}")],
+            w=6, graph=False, color_mode="background", mappings=updown_mappings("up", "loading / failed"),
+            thresholds=thresholds((RED, None), (GREEN, 1)),
+        ),
+        table(
+            "Configured models",
+            "Every configured model with its language and sample rate (orator_model_info) and the size of its "
+            "file (orator_model_size_bytes; 0 when the file is missing), largest over workers.",
+            "bytes",
+            [prom(
+                "max by (engine, model, language, sample_rate) ("
+                "orator_model_size_bytes * on (job, instance, engine, model) group_left (language, sample_rate) orator_model_info)",
+                instant=True, table=True,
+            )],
+            w=12, h=4, rename="Size",
+        ),
+        stat(
+            "Model load and warm-up",
+            "Seconds the last load of each model took (ONNX Runtime sessions for the whole pool) and its warm-up "
+            "synthesis, slowest worker. Set once per load; absent while a model has never finished loading.",
+            "s",
+            [
+                prom("max by (model) (orator_model_load_duration_seconds)", "load {{model}}"),
+                prom("max by (model) (orator_model_warmup_duration_seconds)", "warm-up {{model}}"),
+            ],
+            w=6, graph=False,
+        ),
+        state_timeline(
+            "Model up by worker",
+            "orator_model_up per worker and model over time: red while the model loads (seconds) or after its "
+            "load failed; the worker is not ready meanwhile and espeak-ng keeps serving tts-1.",
+            [prom("min by (instance, model) (orator_model_up)", "{{instance}} {{model}}")],
+            w=12, h=6, up="up", down="loading / failed",
+        ),
+        timeseries(
+            "Inference sessions busy vs pool",
+            "ONNX Runtime sessions running an inference now against the size of the session pool "
+            "(ORATOR_PIPER_SESSIONS per voice), all workers. Busy at the pool size means requests queue for a session.",
+            "short",
+            [
+                prom(f"sum by (engine) ({busy})", "{{engine}} busy"),
+                prom(f"sum by (engine) ({pool})", "{{engine}} pool"),
+            ],
+            w=12, h=6,
+        ),
+        timeseries(
+            "Session pool saturation",
+            "Busy sessions divided by the pool size, per engine and worker: near 100 % the pool is the bottleneck "
+            "(see the session wait), raise ORATOR_PIPER_SESSIONS if the cores allow or add workers.",
+            "percentunit",
+            [prom(f"sum by (engine, instance) ({busy}) / sum by (engine, instance) ({pool})", "{{engine}} {{instance}}")],
+            w=8, max=1,
+        ),
+        timeseries(
+            "Session wait p95",
+            "95th percentile wait for a free inference session from the bounded pool, per engine. "
+            "Above zero the pool is saturated.",
+            "s",
+            [prom(quantile(0.95, "orator_inference_session_wait_seconds", "engine"), "p95 {{engine}}")],
+            w=8,
+        ),
+        timeseries(
+            "Phonemize p95",
+            "95th percentile time espeak-ng takes to turn one sentence into phonemes before the neural inference, per engine.",
+            "s",
+            [prom(quantile(0.95, "orator_inference_phonemize_duration_seconds", "engine"), "p95 {{engine}}")],
+            w=8,
+        ),
+        timeseries(
+            "Real-time factor p50 / p95 by engine and voice",
+            "Synthesis time divided by the length of the audio produced, per engine and base voice: below 1 is "
+            "faster than real time. A neural voice is far slower than espeak-ng.",
+            "none",
+            [
+                prom(quantile(0.5, rtf, "engine, voice"), "p50 {{engine}} {{voice}}"),
+                prom(quantile(0.95, rtf, "engine, voice"), "p95 {{engine}} {{voice}}"),
+            ],
+            decimals=4,
+        ),
+        timeseries(
+            "Synthesis duration p95 by engine",
+            "95th percentile time to synthesise one request, per engine (OratorInferenceSlow fires above 2 s).",
+            "s",
+            [prom(quantile(0.95, "orator_inference_duration_seconds", "engine"), "p95 {{engine}}")],
+        ),
+    ]
 
 
 def infrastructure() -> dict:

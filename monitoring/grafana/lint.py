@@ -57,8 +57,19 @@ EXPORTER_EXACT = ("up", "ALERTS")
 
 # Orator metrics whose series exist only after a particular event, so a live test cannot
 # expect data from them after ordinary traffic.
+PIPER = "a worker with Piper voices (ORATOR_PIPER_VOICES)"
+PIPER_TRAFFIC = "tts-1-hd syntheses on a worker with Piper voices (ORATOR_PIPER_VOICES)"
 ONLY_AFTER = {
     "orator_alerts_received_total": "an Alertmanager notification delivered to POST /admin/alerts",
+    # Only the Piper engine has model files and a session pool; its histograms need syntheses
+    # within the rate window (the warm-up alone is one observation at start).
+    **{m: PIPER for m in (
+        "orator_model_up", "orator_model_load_duration_seconds", "orator_model_warmup_duration_seconds",
+        "orator_model_size_bytes", "orator_model_info", "orator_inference_sessions_busy", "orator_inference_sessions",
+    )},
+    **{f"{m}_{suffix}": PIPER_TRAFFIC
+       for m in ("orator_inference_phonemize_duration_seconds", "orator_inference_session_wait_seconds")
+       for suffix in ("bucket", "sum", "count")},
 }
 
 PROMQL_KEYWORDS = {

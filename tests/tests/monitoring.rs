@@ -78,9 +78,12 @@ async fn webhook_saw(api: &Api, stack: &Stack, alertname: &str, status: &str, ti
 }
 
 /// An api and worker with admin endpoints, watched by a fresh Prometheus and Alertmanager.
+/// The api and a worker with both engines (as the demo runs them), watched by Prometheus.
 async fn watched(env: &TestEnv, worker_env: &[(&str, &str)]) -> (Api, Service, Stack) {
-    let api = env.api(&scenario::env(ADMIN)).await;
-    let mut vars = scenario::env(ADMIN);
+    let piper = TestEnv::piper();
+    let mut vars: Vec<(&str, &str)> = scenario::env(ADMIN);
+    vars.extend(piper.iter().map(|(k, v)| (*k, v.as_str())));
+    let api = env.api(&vars).await;
     vars.extend_from_slice(worker_env);
     let worker = env.worker(&vars).await;
     let stack = stack(&api, &worker).await;
@@ -100,6 +103,11 @@ async fn wait_for_scrapes(stack: &Stack) {
 async fn targets_are_up_and_every_dashboard_query_has_data() {
     let env = TestEnv::new().await;
     let (api, worker, stack) = watched(&env, &[]).await;
+    eventually("the worker to load its models", Duration::from_secs(60), || async {
+        let ready = reqwest::get(format!("{}/health/ready", worker.url())).await.ok()?;
+        (ready.status() == 200).then_some(())
+    })
+    .await;
     scenario::run(&api, &worker, ADMIN).await;
     // Errors for the error panels: a statement that fails while PostgreSQL is cut, and a
     // cache lookup while Redis is.
@@ -121,6 +129,9 @@ async fn targets_are_up_and_every_dashboard_query_has_data() {
         api.speech(body.clone()).await;
         api.speech(body).await;
         api.create_job(json!({"model": "tts-1", "input": format!("Job {i}."), "voice": "fable"}))
+            .await;
+        // The neural engine's panels: phonemes, sessions, real-time factor.
+        api.speech(json!({"model": "tts-1-hd", "input": format!("Neural {i}."), "voice": "alloy"}))
             .await;
         // As the blackbox exporter's readiness probes do in the demo.
         for url in [api.service.url(), worker.url()] {

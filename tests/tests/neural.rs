@@ -143,6 +143,20 @@ async fn tts_1_hd_speaks_with_the_neural_voice_in_every_format() {
     assert!(clips[0].len() > 10_000);
     assert!(clips[0] == clips[1], "the same text gave different audio");
 
+    // A long text with no full stop is cut into pieces: one inference's memory grows with
+    // its length (about 30 MB per second of audio), so a minute of speech in one piece would
+    // take gigabytes.
+    let run_on = "and then the story went on without a single full stop ".repeat(18);
+    let job = api
+        .create_job(json!({"model": "tts-1-hd", "input": run_on, "voice": "alloy", "response_format": "pcm"}))
+        .await;
+    let done = api
+        .wait_for_status(job["id"].as_str().unwrap(), "succeeded", Duration::from_secs(60))
+        .await;
+    let peak_mb = worker.peak_rss() as f64 / 1e6;
+    eprintln!("worker peak RSS with the Piper voice: {peak_mb:.0} MB; {done}");
+    assert!(peak_mb < 800.0, "worker peak RSS {peak_mb:.0} MB");
+
     // The inference metrics moved.
     let text = metrics(&worker.url()).await;
     let value = |line_start: &str| -> f64 {

@@ -109,6 +109,12 @@ pub fn model_announce(engine: &'static str, model: &str, language: &str, sample_
     metrics::counter!(ERRORS, "engine" => engine).increment(0);
 }
 
+/// A configured model whose voice config cannot be read: down, so that the alert sees it.
+pub fn model_unreadable(engine: &'static str, model: &str) {
+    describe_models();
+    metrics::gauge!(MODEL_UP, "engine" => engine, "model" => model.to_owned()).set(0.0);
+}
+
 /// A model's sessions exist.
 pub fn model_loaded(engine: &'static str, model: &str, took: std::time::Duration) {
     metrics::gauge!(MODEL_LOAD_DURATION, "engine" => engine, "model" => model.to_owned()).set(took.as_secs_f64());

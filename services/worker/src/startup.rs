@@ -71,7 +71,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let mut engines: Vec<Arc<dyn Synthesizer>> = vec![Arc::new(Faulty::new(Arc::new(engine), faults.clone()))];
     let models = match config.piper.clone() {
         None => None,
-        Some((voices, runtime)) => match PiperEngine::open(voices) {
+        Some((voices, runtime)) => match PiperEngine::open(voices.clone()) {
             Ok(piper) => {
                 let piper = Arc::new(piper);
                 engines.push(Arc::new(Faulty::new(piper.clone(), faults.clone())));
@@ -86,6 +86,12 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
             }
             Err(e) => {
                 tracing::error!(engine = "piper", error = %e, "cannot read the Piper voices; espeak-ng still serves");
+                for path in &voices.voices {
+                    let model = path
+                        .file_stem()
+                        .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+                    observed::model_unreadable(orator_engine::piper::NAME, &model);
+                }
                 Some(health::Models::Unreadable(e.to_string()))
             }
         },
