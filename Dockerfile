@@ -116,6 +116,8 @@ COPY --from=models /opt/orator/models /opt/orator/models
 ENV ORATOR_ONNXRUNTIME_LIB=/opt/orator/models/onnxruntime/libonnxruntime.so.1.31.1 \
     ORATOR_PIPER_VOICES=/opt/orator/models/piper/en_US-joe-medium.onnx
 
+# Licence texts that the statically linked FDK AAC library asks binaries to carry.
+COPY docs/licenses/ /usr/share/doc/orator/licenses/
 COPY --from=builder /out/ /usr/local/bin/
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without resolving a name.

@@ -187,6 +187,18 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
         ),
         ("unknown voice", with("voice", json!("robot")), 400, "voice"),
         (
+            "unknown voice object",
+            with("voice", json!({"id": "robot"})),
+            400,
+            "voice",
+        ),
+        (
+            "sse, not streamed yet",
+            with("stream_format", json!("sse")),
+            400,
+            "stream_format",
+        ),
+        (
             "unknown format",
             with("response_format", json!("aiff")),
             400,

@@ -68,7 +68,10 @@ async fn tts_1_hd_speaks_with_the_neural_voice_in_every_format() {
     assert_eq!(joe["id"], "en_US-joe-medium");
     assert_eq!(joe["language"], "en-us");
     assert_eq!(joe["sample_rate"], 22_050);
-    assert_eq!(joe["models"], json!(["tts-1-hd", "piper"]));
+    assert_eq!(
+        joe["models"],
+        json!(["tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15", "piper"])
+    );
     assert!(joe["openai_aliases"].as_array().unwrap().contains(&json!("alloy")));
     let models: Value = orator_e2e::json(api.request(Method::GET, "/v1/models")).await;
     let ids: Vec<&str> = models["data"]
@@ -77,7 +80,17 @@ async fn tts_1_hd_speaks_with_the_neural_voice_in_every_format() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["tts-1", "tts-1-hd", "espeak-ng", "piper"]);
+    assert_eq!(
+        ids,
+        [
+            "tts-1",
+            "tts-1-hd",
+            "gpt-4o-mini-tts",
+            "gpt-4o-mini-tts-2025-12-15",
+            "espeak-ng",
+            "piper"
+        ]
+    );
 
     let chars = TEXT.chars().count() as f64;
     for format in ["mp3", "opus", "flac", "wav", "pcm"] {

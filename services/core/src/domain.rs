@@ -175,9 +175,11 @@ impl Voice {
 
 /// OpenAI model names and the engines that may serve each, best first: the first one
 /// configured in this process serves it.
-pub const OPENAI_MODELS: [(&str, &[&str]); 2] = [
+pub const OPENAI_MODELS: [(&str, &[&str]); 4] = [
     ("tts-1", &["espeak-ng", "piper"]),
     ("tts-1-hd", &["piper", "espeak-ng"]),
+    ("gpt-4o-mini-tts", &["piper", "espeak-ng"]),
+    ("gpt-4o-mini-tts-2025-12-15", &["piper", "espeak-ng"]),
 ];
 
 /// A model name (an OpenAI TTS model or an engine name) and the engine that serves it.

@@ -11,6 +11,8 @@ pub enum AudioFormat {
     Mp3,
     /// Opus in an Ogg container.
     Opus,
+    /// AAC-LC in ADTS frames.
+    Aac,
     /// Free Lossless Audio Codec.
     Flac,
     /// RIFF WAVE with 16-bit PCM.
@@ -21,9 +23,10 @@ pub enum AudioFormat {
 
 impl AudioFormat {
     /// Every format, in the order the OpenAI speech API lists them.
-    pub const ALL: [AudioFormat; 5] = [
+    pub const ALL: [AudioFormat; 6] = [
         AudioFormat::Mp3,
         AudioFormat::Opus,
+        AudioFormat::Aac,
         AudioFormat::Flac,
         AudioFormat::Wav,
         AudioFormat::Pcm,
@@ -34,6 +37,7 @@ impl AudioFormat {
         match self {
             AudioFormat::Mp3 => "mp3",
             AudioFormat::Opus => "opus",
+            AudioFormat::Aac => "aac",
             AudioFormat::Flac => "flac",
             AudioFormat::Wav => "wav",
             AudioFormat::Pcm => "pcm",
@@ -46,6 +50,7 @@ impl AudioFormat {
             AudioFormat::Mp3 => "audio/mpeg",
             // The bytes are an Ogg stream; `audio/opus` would promise bare Opus packets.
             AudioFormat::Opus => "audio/ogg",
+            AudioFormat::Aac => "audio/aac",
             AudioFormat::Flac => "audio/flac",
             AudioFormat::Wav => "audio/wav",
             AudioFormat::Pcm => "audio/pcm",
@@ -61,7 +66,7 @@ impl fmt::Display for AudioFormat {
 
 /// A format name that is not one of [`AudioFormat::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown audio format `{0}`: expected one of mp3, opus, flac, wav, pcm")]
+#[error("unknown audio format `{0}`: expected one of mp3, opus, aac, flac, wav, pcm")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for AudioFormat {
@@ -96,6 +101,7 @@ mod tests {
     fn content_types() {
         assert_eq!(AudioFormat::Mp3.content_type(), "audio/mpeg");
         assert_eq!(AudioFormat::Opus.content_type(), "audio/ogg");
+        assert_eq!(AudioFormat::Aac.content_type(), "audio/aac");
         assert_eq!(AudioFormat::Flac.content_type(), "audio/flac");
         assert_eq!(AudioFormat::Wav.content_type(), "audio/wav");
         assert_eq!(AudioFormat::Pcm.content_type(), "audio/pcm");
@@ -103,9 +109,9 @@ mod tests {
 
     #[test]
     fn unknown_format_names_the_valid_ones() {
-        let err = "aac".parse::<AudioFormat>().unwrap_err();
+        let err = "aiff".parse::<AudioFormat>().unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("aac"), "{message}");
+        assert!(message.contains("aiff") && message.contains("aac"), "{message}");
         for format in AudioFormat::ALL {
             assert!(message.contains(format.as_str()), "{message}");
         }

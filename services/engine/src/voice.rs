@@ -18,6 +18,6 @@ pub struct VoiceInfo {
 }
 
 /// OpenAI's voice names, which every engine maps onto voices of its own.
-pub const OPENAI_VOICES: [&str; 11] = [
-    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
+pub const OPENAI_VOICES: [&str; 13] = [
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar",
 ];

@@ -245,6 +245,28 @@ async fn mp3_decodes_to_the_same_speech() {
 }
 
 #[tokio::test]
+async fn aac_in_adts_decodes_to_the_same_speech() {
+    let pcm = speech().await;
+    let bytes = encode(&pcm, AudioFormat::Aac).unwrap();
+    assert_eq!((bytes[0], bytes[1] & 0xf0), (0xff, 0xf0), "ADTS sync word");
+    let mut decoded = symphonia_decode(bytes, "aac");
+    // ADTS carries no delay or length: the decoder returns the encoder's priming first (and
+    // the silent tail last). Find the priming as the lag that best aligns the loudness
+    // curves, drop it, and the rest must be the same speech.
+    let reference = envelope(&as_f32(&pcm), pcm.sample_rate);
+    let curve = envelope(&decoded.samples, decoded.sample_rate);
+    let (lag, r) = (0..30)
+        .map(|lag| (lag, correlation(&reference, &curve[lag..])))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    println!("aac: priming {} ms, envelope r = {r:.4}", lag * 10);
+    assert!(lag <= 15, "aac: {} ms of priming", lag * 10);
+    let priming = lag * decoded.sample_rate as usize / 100;
+    decoded.samples.drain(..priming);
+    assert_faithful(AudioFormat::Aac, &pcm, &decoded, 0.1);
+}
+
+#[tokio::test]
 async fn ogg_opus_decodes_to_the_same_speech() {
     let pcm = speech().await;
     let bytes = encode(&pcm, AudioFormat::Opus).unwrap();

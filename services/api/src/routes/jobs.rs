@@ -308,7 +308,7 @@ async fn delete_job(
     tag = "jobs",
     params(("id" = Uuid, Path, description = "Job id")),
     responses(
-        (status = 200, description = "Audio bytes", content(("audio/mpeg"), ("audio/ogg"), ("audio/flac"), ("audio/wav"), ("audio/pcm"))),
+        (status = 200, description = "Audio bytes", content(("audio/mpeg"), ("audio/ogg"), ("audio/aac"), ("audio/flac"), ("audio/wav"), ("audio/pcm"))),
         (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "Not succeeded (yet)", body = crate::error::ErrorBody),
         (status = 410, description = "Removed by retention", body = crate::error::ErrorBody),

@@ -65,7 +65,17 @@ pub fn document(doc: &utoipa::openapi::OpenApi, state: &AppState) -> Value {
     body["input"]["minLength"] = json!(1);
     body["input"]["maxLength"] = json!(state.config.max_input_chars);
     body["input"]["pattern"] = json!(INPUT_PATTERN);
-    body["voice"]["enum"] = json!(voices);
+    // A name, or OpenAI's voice object. `anyOf` says the same as `oneOf` here (a string is
+    // never an object) without asking a validator to prove that no value matches both.
+    body["voice"] = json!({
+        "description": "An OpenAI voice name or an engine voice id, as a string or as {\"id\": \"...\"}",
+        "example": "alloy",
+        "anyOf": [
+            {"type": "string", "enum": voices},
+            {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "enum": voices}}}
+        ]
+    });
+    body["stream_format"]["enum"] = json!(["audio", null]);
     body["model"]["enum"] = json!(models);
     let mut formats: Vec<Value> = orator_engine::AudioFormat::ALL
         .iter()

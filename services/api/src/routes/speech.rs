@@ -22,26 +22,79 @@ use orator_core::metrics::SPEECH_REQUESTS;
 /// Body of a speech request (OpenAI's shape; unknown fields are ignored).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SpeechBody {
-    /// `tts-1`, `tts-1-hd` or an engine name.
+    /// `tts-1`, `tts-1-hd`, `gpt-4o-mini-tts` (and its dated alias) or an engine name.
     #[schema(example = "tts-1")]
     pub model: String,
     /// Text to speak.
     #[schema(example = "Hello from Orator.")]
     pub input: String,
-    /// An OpenAI voice name (alloy, echo, …) or an engine voice id (en-us, de, …).
-    #[schema(example = "alloy")]
-    pub voice: String,
-    /// mp3 (default), opus, flac, wav or pcm.
+    /// An OpenAI voice name (alloy, echo, marin, …) or an engine voice id (en-us, de, …), as
+    /// a string or as `{"id": "..."}`.
+    pub voice: VoiceParam,
+    /// mp3 (default), opus, aac, flac, wav or pcm.
     #[schema(example = "mp3")]
     pub response_format: Option<String>,
     /// 0.25 to 4.0, default 1.0.
     #[schema(example = 1.0, minimum = 0.25, maximum = 4.0)]
     pub speed: Option<f64>,
+    /// Accepted for OpenAI's `gpt-4o-mini-tts` clients and not applied: no engine here can
+    /// follow them yet (the response says so in `X-Orator-Instructions: ignored`).
+    #[schema(max_length = 4096, example = "Speak calmly.")]
+    pub instructions: Option<String>,
+    /// `audio` (the default). OpenAI's `sse` is refused with a 400 until Orator streams.
+    #[schema(example = "audio")]
+    pub stream_format: Option<String>,
 }
+
+/// `voice`: a name, or OpenAI's custom-voice object `{"id": "..."}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum VoiceParam {
+    /// A voice name or engine voice id.
+    Name(String),
+    /// OpenAI's voice object; `id` is a name as above.
+    Object {
+        /// A voice name or engine voice id.
+        id: String,
+    },
+}
+
+impl VoiceParam {
+    /// The name, whichever form it came in.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Name(name) | Self::Object { id: name } => name,
+        }
+    }
+}
+
+/// Longest `instructions` accepted (OpenAI's limit).
+const MAX_INSTRUCTIONS: usize = 4096;
 
 impl SpeechBody {
     /// Validates every field against the engine's catalogue and the configured limits.
     pub fn parse(self, state: &AppState) -> Result<SpeechSpec, InvalidInput> {
+        if let Some(instructions) = &self.instructions {
+            let chars = instructions.chars().count();
+            if chars > MAX_INSTRUCTIONS {
+                return Err(InvalidInput::new(
+                    "instructions",
+                    "instructions_too_long",
+                    format!("instructions are {chars} characters; the limit is {MAX_INSTRUCTIONS}"),
+                ));
+            }
+        }
+        match self.stream_format.as_deref() {
+            None | Some("audio") => {}
+            Some(other) => {
+                return Err(InvalidInput::new(
+                    "stream_format",
+                    "unsupported_stream_format",
+                    format!("stream_format {other:?} is not supported yet; omit it or use \"audio\""),
+                ));
+            }
+        }
+        let voice = self.voice.name();
         let model = Model::parse(&self.model, &state.engines)?;
         let engine = state
             .engines
@@ -51,7 +104,7 @@ impl SpeechBody {
             engine: model.engine().to_owned(),
             model,
             text: SpeechText::parse(self.input, state.config.max_input_chars)?,
-            voice: Voice::parse(&self.voice, engine.as_ref()).map_err(|e| other_models_voice(e, &self.voice, state))?,
+            voice: Voice::parse(voice, engine.as_ref()).map_err(|e| other_models_voice(e, voice, state))?,
             format: parse_format(self.response_format.as_deref())?,
             speed: Speed::parse(self.speed)?,
         })
@@ -83,6 +136,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const SAMPLE_RATE: HeaderName = HeaderName::from_static("x-sample-rate");
 const CACHE: HeaderName = HeaderName::from_static("x-orator-cache");
+const INSTRUCTIONS: HeaderName = HeaderName::from_static("x-orator-instructions");
 
 /// An audio answer; `X-Sample-Rate` matters most for raw `pcm`, which has no header.
 pub fn audio_response(
@@ -107,7 +161,7 @@ pub fn audio_response(
     request_body = SpeechBody,
     responses(
         (status = 200, description = "Audio bytes in the requested format", content(
-            ("audio/mpeg"), ("audio/ogg"), ("audio/flac"), ("audio/wav"), ("audio/pcm")
+            ("audio/mpeg"), ("audio/ogg"), ("audio/aac"), ("audio/flac"), ("audio/wav"), ("audio/pcm")
         )),
         (status = 400, description = "Invalid request", body = crate::error::ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
@@ -123,6 +177,7 @@ async fn create_speech(
     caller: Caller,
     ApiJson(body): ApiJson<SpeechBody>,
 ) -> Result<Response, ApiError> {
+    let instructions = body.instructions.is_some();
     let spec = body.parse(&state)?;
     let outcome = state.speech.speak(&spec, caller.key_id).await;
     let label = match &outcome {
@@ -141,6 +196,11 @@ async fn create_speech(
     };
     if waited {
         response.extensions_mut().insert(NoLatencySample);
+    }
+    if instructions {
+        response
+            .headers_mut()
+            .insert(INSTRUCTIONS, HeaderValue::from_static("ignored"));
     }
     Ok(response)
 }

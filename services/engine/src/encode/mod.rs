@@ -1,5 +1,6 @@
 //! PCM to the bytes of an [`AudioFormat`].
 
+mod aac;
 mod flac;
 mod mp3;
 mod opus;
@@ -16,6 +17,7 @@ pub fn encode(pcm: &Pcm, format: AudioFormat) -> Result<Vec<u8>, EncodeError> {
     match format {
         AudioFormat::Mp3 => mp3::encode(pcm),
         AudioFormat::Opus => opus::encode(pcm),
+        AudioFormat::Aac => aac::encode(pcm),
         AudioFormat::Flac => flac::encode(pcm),
         AudioFormat::Wav => wav::encode(pcm),
         AudioFormat::Pcm => Ok(pcm::encode(pcm)),
@@ -30,7 +32,7 @@ pub fn output_sample_rate(pcm_rate: u32, format: AudioFormat) -> u32 {
     match format {
         AudioFormat::Opus => opus::OUTPUT_RATE,
         AudioFormat::Mp3 => mp3::output_rate(pcm_rate),
-        AudioFormat::Flac | AudioFormat::Wav | AudioFormat::Pcm => pcm_rate,
+        AudioFormat::Aac | AudioFormat::Flac | AudioFormat::Wav | AudioFormat::Pcm => pcm_rate,
     }
 }
 

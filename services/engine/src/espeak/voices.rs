@@ -5,7 +5,7 @@ use crate::VoiceInfo;
 /// OpenAI voice names mapped to an English espeak-ng voice plus a variant, chosen so that no
 /// two aliases sound alike. An alias whose voice or variant is missing from the installed
 /// espeak-ng is dropped rather than resolved to something else.
-const OPENAI_ALIASES: [(&str, &str, &str); 11] = [
+const OPENAI_ALIASES: [(&str, &str, &str); 13] = [
     ("alloy", "en-us", "f3"),
     ("ash", "en-us", "m3"),
     ("ballad", "en-gb", "m5"),
@@ -17,6 +17,8 @@ const OPENAI_ALIASES: [(&str, &str, &str); 11] = [
     ("sage", "en-us", "f5"),
     ("shimmer", "en-gb", "f2"),
     ("verse", "en-us", "m6"),
+    ("marin", "en-us", "f1"),
+    ("cedar", "en-us", "m1"),
 ];
 
 /// Voices, variants and aliases of one espeak-ng installation.
