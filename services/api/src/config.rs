@@ -37,6 +37,8 @@ pub struct ApiConfig {
     pub espeak_binary: String,
     /// `ORATOR_PIPER_*`: the neural voices listed and accepted (their configs only are read).
     pub piper: Option<orator_engine::piper::PiperConfig>,
+    /// `ORATOR_MODEL_ENGINES`: `gpt-4o-mini-tts=espeak-ng,…`, instead of the best engine.
+    pub model_engines: Vec<(String, String)>,
     /// `ORATOR_GAUGE_INTERVAL_MS`: how often jobs by status, the outbox and the pool are polled.
     pub gauge_interval: Duration,
     /// `ORATOR_ADMIN_API_KEY`: enables `/admin/*` (fault injection, the alert webhook).
@@ -85,6 +87,7 @@ impl ApiConfig {
             outbox_poll: config::millis("ORATOR_OUTBOX_POLL_MS", "500")?,
             espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             piper: config::piper()?,
+            model_engines: config::model_engines()?,
             gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
             admin_api_key: Some(config::string("ORATOR_ADMIN_API_KEY", "")).filter(|k| !k.is_empty()),
             instrument_http: config::flag("ORATOR_INSTRUMENT_HTTP", true)?,

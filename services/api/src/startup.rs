@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
+use orator_core::domain::Models;
 use orator_core::{
     admission::Admission,
     completion::Completions,
@@ -75,12 +76,13 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     .await
     .context("loading the espeak-ng voice catalogue (ORATOR_ESPEAK_BINARY)")?;
     let engine_version = engine.version().to_owned();
-    let mut engines: Vec<Arc<dyn Synthesizer>> = vec![Arc::new(engine)];
+    let mut list: Vec<Arc<dyn Synthesizer>> = vec![Arc::new(engine)];
     if let Some(piper) = config.piper.clone() {
         // Only the voices' configs: the models are the workers' to load.
         let piper = PiperEngine::open(piper).context("reading the Piper voices (ORATOR_PIPER_VOICES)")?;
-        engines.push(Arc::new(piper));
+        list.push(Arc::new(piper));
     }
+    let engines = Engines::new(list);
 
     // PostgreSQL is needed to serve; without Redis the cache is bypassed and without
     // RabbitMQ jobs wait in the outbox, so those only degrade the api.
@@ -111,7 +113,9 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         pool,
         redis,
         engine_version,
-        engines: Engines::new(engines),
+        models: Models::new(engines.clone(), &config.model_engines)
+            .map_err(|e| anyhow::anyhow!("ORATOR_MODEL_ENGINES: {e}"))?,
+        engines,
         broker,
         metrics: telemetry.metrics(),
         started: std::time::Instant::now(),

@@ -22,6 +22,8 @@ pub struct AppState {
     pub admission: Admission,
     /// The engines' catalogues, for validation and listings; synthesis happens in workers.
     pub engines: Engines,
+    /// Which engine serves each model name.
+    pub models: orator_core::domain::Models,
     /// espeak-ng's version, for the summary.
     pub engine_version: String,
     /// The broker, for queue depths.

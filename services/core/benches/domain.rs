@@ -9,12 +9,13 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use orator_core::domain::{Model, SpeechSpec, SpeechText, Speed, Voice, parse_format};
+use orator_core::domain::{Model, Models, SpeechSpec, SpeechText, Speed, Voice, parse_format};
 use orator_engine::{Engines, EspeakConfig, EspeakEngine, Synthesizer};
 
 /// Validates a request the way the speech and jobs handlers do.
 fn spec(engines: &Engines, model: &str, voice: &str, format: &str, text: &str) -> SpeechSpec {
-    let model = Model::parse(model, engines).expect("model");
+    let models = Models::new(engines.clone(), &[]).expect("no overrides");
+    let model = Model::parse(model, &models).expect("model");
     let engine = engines.get(model.engine()).expect("configured");
     SpeechSpec {
         engine: engine.name().to_owned(),

@@ -174,20 +174,7 @@ pub fn piper() -> Result<Option<orator_engine::piper::PiperConfig>, ConfigError>
     if voices.is_empty() {
         return Ok(None);
     }
-    let pairs = list("ORATOR_PIPER_ALIASES");
-    let aliases = if pairs.is_empty() {
-        None
-    } else {
-        let parsed = pairs.into_iter().map(|pair| match pair.split_once('=') {
-            Some((alias, voice)) => Ok((alias.trim().to_ascii_lowercase(), voice.trim().to_owned())),
-            None => Err(ConfigError {
-                var: "ORATOR_PIPER_ALIASES",
-                value: pair.clone(),
-                reason: "expected openai_name=voice_id".into(),
-            }),
-        });
-        Some(parsed.collect::<Result<Vec<_>, _>>()?)
-    };
+    let aliases = Some(pairs("ORATOR_PIPER_ALIASES")?).filter(|p| !p.is_empty());
     Ok(Some(orator_engine::piper::PiperConfig {
         voices,
         aliases,
@@ -215,6 +202,27 @@ pub fn piper_runtime() -> Result<orator_engine::piper::RuntimeConfig, ConfigErro
         sessions,
         threads,
     })
+}
+
+/// `ORATOR_MODEL_ENGINES`: `gpt-4o-mini-tts=espeak-ng,…`, the engine that serves an OpenAI
+/// model name instead of the best one configured.
+pub fn model_engines() -> Result<Vec<(String, String)>, ConfigError> {
+    pairs("ORATOR_MODEL_ENGINES")
+}
+
+/// A comma-separated list of `name=value` pairs (names in lower case).
+fn pairs(var: &'static str) -> Result<Vec<(String, String)>, ConfigError> {
+    list(var)
+        .into_iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.trim().to_ascii_lowercase(), value.trim().to_owned())),
+            None => Err(ConfigError {
+                var,
+                value: pair.clone(),
+                reason: "expected name=value pairs, separated by commas".into(),
+            }),
+        })
+        .collect()
 }
 
 /// A comma-separated variable's non-empty items.

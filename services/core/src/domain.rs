@@ -174,13 +174,77 @@ impl Voice {
 }
 
 /// OpenAI model names and the engines that may serve each, best first: the first one
-/// configured in this process serves it.
+/// configured in this process serves it, unless `ORATOR_MODEL_ENGINES` says otherwise.
 pub const OPENAI_MODELS: [(&str, &[&str]); 4] = [
     ("tts-1", &["espeak-ng", "piper"]),
     ("tts-1-hd", &["piper", "espeak-ng"]),
     ("gpt-4o-mini-tts", &["piper", "espeak-ng"]),
     ("gpt-4o-mini-tts-2025-12-15", &["piper", "espeak-ng"]),
 ];
+
+/// Dated model names that follow their model's mapping unless mapped themselves.
+const DATED: [(&str, &str); 1] = [("gpt-4o-mini-tts-2025-12-15", "gpt-4o-mini-tts")];
+
+/// The models this process serves: OpenAI's names, each served by an engine, and the
+/// engines' own names.
+#[derive(Debug, Clone)]
+pub struct Models {
+    engines: Engines,
+    overrides: Vec<(String, &'static str)>,
+}
+
+impl Models {
+    /// The default mapping over `engines`, with `overrides` (OpenAI model, engine) on top;
+    /// an override naming an unknown model or an engine not configured is an error.
+    pub fn new(engines: Engines, overrides: &[(String, String)]) -> Result<Self, String> {
+        let mut checked = Vec::new();
+        for (model, engine) in overrides {
+            if !OPENAI_MODELS.iter().any(|(m, _)| m == model) {
+                return Err(format!("{model:?} is not an OpenAI model name"));
+            }
+            let engine = engines
+                .get(engine)
+                .ok_or_else(|| format!("engine {engine:?} (for {model}) is not configured"))?;
+            checked.push((model.clone(), engine.name()));
+        }
+        Ok(Self {
+            engines,
+            overrides: checked,
+        })
+    }
+
+    /// The engines behind the models.
+    pub fn engines(&self) -> &Engines {
+        &self.engines
+    }
+
+    fn engine_for(&self, name: &str) -> Option<&'static str> {
+        let overridden = |model: &str| self.overrides.iter().find(|(m, _)| m == model).map(|(_, e)| *e);
+        if let Some(engine) = overridden(name) {
+            return Some(engine);
+        }
+        if let Some((_, parent)) = DATED.iter().find(|(dated, _)| *dated == name)
+            && let Some(engine) = overridden(parent)
+        {
+            return Some(engine);
+        }
+        match OPENAI_MODELS.iter().find(|(model, _)| *model == name) {
+            Some((_, candidates)) => candidates.iter().find_map(|c| self.engines.get(c)).map(|e| e.name()),
+            None => self.engines.get(name).map(|e| e.name()),
+        }
+    }
+
+    /// Model names this process accepts: the OpenAI ones with an engine to serve them, then
+    /// the engines' own names.
+    pub fn names(&self) -> Vec<&'static str> {
+        OPENAI_MODELS
+            .iter()
+            .map(|(model, _)| *model)
+            .filter(|model| self.engine_for(model).is_some())
+            .chain(self.engines.iter().map(|e| e.name()))
+            .collect()
+    }
+}
 
 /// A model name (an OpenAI TTS model or an engine name) and the engine that serves it.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,16 +254,12 @@ pub struct Model {
 }
 
 impl Model {
-    /// Accepts `tts-1`, `tts-1-hd` or the name of a configured engine.
-    pub fn parse(name: &str, engines: &Engines) -> Result<Self, InvalidInput> {
-        let engine = match OPENAI_MODELS.iter().find(|(model, _)| *model == name) {
-            Some((_, candidates)) => candidates.iter().find_map(|c| engines.get(c)),
-            None => engines.get(name),
-        };
-        match engine {
+    /// Accepts an OpenAI model name or the name of a configured engine.
+    pub fn parse(name: &str, models: &Models) -> Result<Self, InvalidInput> {
+        match models.engine_for(name) {
             Some(engine) => Ok(Self {
                 name: name.to_owned(),
-                engine: engine.name(),
+                engine,
             }),
             None => Err(InvalidInput::new(
                 "model",
@@ -218,17 +278,6 @@ impl Model {
     pub fn engine(&self) -> &'static str {
         self.engine
     }
-}
-
-/// Model names this process accepts: the OpenAI ones with an engine to serve them, then the
-/// engines' own names.
-pub fn model_names(engines: &Engines) -> Vec<&'static str> {
-    OPENAI_MODELS
-        .iter()
-        .filter(|(_, candidates)| candidates.iter().any(|c| engines.get(c).is_some()))
-        .map(|(model, _)| *model)
-        .chain(engines.iter().map(|e| e.name()))
-        .collect()
 }
 
 /// Parses a response format name.
@@ -356,6 +405,75 @@ impl JobMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A catalogue-only engine with a name: enough for model mapping.
+    struct Named(&'static str);
+
+    #[async_trait::async_trait]
+    impl Synthesizer for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn voices(&self) -> &[orator_engine::VoiceInfo] {
+            &[]
+        }
+        async fn synthesize(
+            &self,
+            _: &orator_engine::SynthesisRequest,
+        ) -> Result<orator_engine::Pcm, orator_engine::EngineError> {
+            Err(orator_engine::EngineError::EmptyOutput)
+        }
+    }
+
+    fn engines(names: &[&'static str]) -> Engines {
+        Engines::new(
+            names
+                .iter()
+                .map(|n| std::sync::Arc::new(Named(n)) as std::sync::Arc<dyn Synthesizer>),
+        )
+    }
+
+    fn engine_of(models: &Models, name: &str) -> Option<&'static str> {
+        Model::parse(name, models).ok().map(|m| m.engine())
+    }
+
+    #[test]
+    fn models_map_to_the_best_configured_engine_unless_told_otherwise() {
+        let espeak_only = Models::new(engines(&["espeak-ng"]), &[]).unwrap();
+        assert_eq!(engine_of(&espeak_only, "tts-1-hd"), Some("espeak-ng"));
+        assert_eq!(engine_of(&espeak_only, "piper"), None);
+        assert_eq!(
+            espeak_only.names(),
+            [
+                "tts-1",
+                "tts-1-hd",
+                "gpt-4o-mini-tts",
+                "gpt-4o-mini-tts-2025-12-15",
+                "espeak-ng"
+            ]
+        );
+
+        let both = Models::new(engines(&["espeak-ng", "piper"]), &[]).unwrap();
+        assert_eq!(engine_of(&both, "tts-1"), Some("espeak-ng"));
+        assert_eq!(engine_of(&both, "tts-1-hd"), Some("piper"));
+        assert_eq!(engine_of(&both, "gpt-4o-mini-tts-2025-12-15"), Some("piper"));
+        assert_eq!(engine_of(&both, "gpt-4"), None);
+
+        // An override, which the dated alias follows.
+        let told = Models::new(
+            engines(&["espeak-ng", "piper"]),
+            &[("gpt-4o-mini-tts".into(), "espeak-ng".into())],
+        )
+        .unwrap();
+        assert_eq!(engine_of(&told, "gpt-4o-mini-tts"), Some("espeak-ng"));
+        assert_eq!(engine_of(&told, "gpt-4o-mini-tts-2025-12-15"), Some("espeak-ng"));
+        assert_eq!(engine_of(&told, "tts-1-hd"), Some("piper"));
+
+        let unknown_model = Models::new(engines(&["espeak-ng"]), &[("gpt-5".into(), "espeak-ng".into())]);
+        assert!(unknown_model.unwrap_err().contains("gpt-5"));
+        let missing_engine = Models::new(engines(&["espeak-ng"]), &[("tts-1-hd".into(), "piper".into())]);
+        assert!(missing_engine.unwrap_err().contains("piper"));
+    }
 
     #[test]
     fn text_rules() {

@@ -1,7 +1,7 @@
 //! `GET /v1/audio/voices` and `GET /v1/models`.
 
 use axum::{Json, extract::State};
-use orator_core::domain::model_names;
+use orator_core::domain::Model;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -72,9 +72,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn list_voices(State(state): State<AppState>, _caller: Caller) -> Json<VoiceList> {
     let mut data = Vec::new();
     for engine in state.engines.iter() {
-        let models: Vec<String> = model_names(&state.engines)
+        let models: Vec<String> = state
+            .models
+            .names()
             .into_iter()
-            .filter(|m| orator_core::domain::Model::parse(m, &state.engines).is_ok_and(|m| m.engine() == engine.name()))
+            .filter(|m| Model::parse(m, &state.models).is_ok_and(|m| m.engine() == engine.name()))
             .map(str::to_owned)
             .collect();
         data.extend(engine.voices().iter().map(|v| VoiceView {
@@ -94,7 +96,9 @@ async fn list_voices(State(state): State<AppState>, _caller: Caller) -> Json<Voi
 /// Models accepted in `model`.
 #[utoipa::path(get, path = "/v1/models", tag = "catalog", responses((status = 200, body = ModelList)))]
 async fn list_models(State(state): State<AppState>, _caller: Caller) -> Json<ModelList> {
-    let data = model_names(&state.engines)
+    let data = state
+        .models
+        .names()
         .into_iter()
         .map(|id| ModelView {
             id: id.to_owned(),

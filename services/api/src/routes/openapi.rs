@@ -60,7 +60,7 @@ pub fn document(doc: &utoipa::openapi::OpenApi, state: &AppState) -> Value {
         .collect();
     voices.sort();
     voices.dedup();
-    let models = orator_core::domain::model_names(&state.engines);
+    let models = state.models.names();
     let body = &mut doc["components"]["schemas"]["SpeechBody"]["properties"];
     body["input"]["minLength"] = json!(1);
     body["input"]["maxLength"] = json!(state.config.max_input_chars);

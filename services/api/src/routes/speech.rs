@@ -95,7 +95,7 @@ impl SpeechBody {
             }
         }
         let voice = self.voice.name();
-        let model = Model::parse(&self.model, &state.engines)?;
+        let model = Model::parse(&self.model, &state.models)?;
         let engine = state
             .engines
             .get(model.engine())
