@@ -103,6 +103,16 @@ impl Service {
         format!("http://{}", self.addr)
     }
 
+    /// Waits until `/health/ready` answers 200 (a worker loads its models after it listens).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let url = format!("{}/health/ready", self.url());
+        crate::eventually(&format!("{} to be ready", self.name), timeout, || async {
+            let ready = reqwest::get(&url).await.ok()?;
+            (ready.status() == 200).then_some(())
+        })
+        .await;
+    }
+
     /// Every line printed so far (stdout and stderr).
     pub fn logs(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

@@ -103,11 +103,7 @@ async fn wait_for_scrapes(stack: &Stack) {
 async fn targets_are_up_and_every_dashboard_query_has_data() {
     let env = TestEnv::new().await;
     let (api, worker, stack) = watched(&env, &[]).await;
-    eventually("the worker to load its models", Duration::from_secs(60), || async {
-        let ready = reqwest::get(format!("{}/health/ready", worker.url())).await.ok()?;
-        (ready.status() == 200).then_some(())
-    })
-    .await;
+    worker.wait_ready(Duration::from_secs(60)).await;
     scenario::run(&api, &worker, ADMIN).await;
     // Errors for the error panels: a statement that fails while PostgreSQL is cut, and a
     // cache lookup while Redis is.

@@ -66,11 +66,7 @@ async fn both_metrics_endpoints_expose_exactly_the_catalogue() {
         .collect();
     let api = env.api(&vars).await;
     let worker = env.worker(&vars).await;
-    orator_e2e::eventually("the worker to load its models", Duration::from_secs(60), || async {
-        let ready = reqwest::get(format!("{}/health/ready", worker.url())).await.ok()?;
-        (ready.status() == 200).then_some(())
-    })
-    .await;
+    worker.wait_ready(Duration::from_secs(60)).await;
     scenario::run(&api, &worker, ADMIN).await;
 
     let catalogue = Catalogue::load();

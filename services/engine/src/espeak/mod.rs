@@ -114,20 +114,11 @@ impl Synthesizer for EspeakEngine {
         // Text goes through stdin, never argv: no length limit, and text such as `--help` or
         // `-w /etc/x` is spoken instead of parsed. `--stdin` reads it whole; without it
         // espeak-ng synthesises 1000-byte fgets() chunks, which can split words and UTF-8.
-        let mut child = Command::new(&self.binary)
-            .args(["-b", "1", "-v", &voice, "-s"])
-            .arg(words_per_minute(req.speed).to_string())
-            .args(["--stdin", "--stdout"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // A caller that gives up (timeout, disconnect) drops this future: stop the work too.
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| EngineError::Spawn {
-                binary: self.binary.clone(),
-                source,
-            })?;
+        let wpm = words_per_minute(req.speed).to_string();
+        let mut child = spawn(
+            &self.binary,
+            &["-b", "1", "-v", &voice, "-s", &wpm, "--stdin", "--stdout"],
+        )?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
@@ -166,6 +157,22 @@ impl Synthesizer for EspeakEngine {
         fed?;
         wav::parse_stream(&audio)
     }
+}
+
+/// Starts espeak-ng with `args` and all three pipes open. A caller that gives up (timeout,
+/// disconnect) drops the child, which kills the process: the work stops too.
+pub(crate) fn spawn(binary: &Path, args: &[&str]) -> Result<tokio::process::Child, EngineError> {
+    Command::new(binary)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| EngineError::Spawn {
+            binary: binary.to_path_buf(),
+            source,
+        })
 }
 
 /// Most of espeak-ng's stderr kept for an error message.

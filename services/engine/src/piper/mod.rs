@@ -183,9 +183,7 @@ impl PiperEngine {
             // The first run of each session allocates its buffers: pay for it here, not in
             // the first requests.
             let started = Instant::now();
-            let phonemized = Instant::now();
-            let phonemes = phonemes::phonemize(&self.espeak, &voice.espeak_voice, "Warming up.").await?;
-            observed::phonemized(NAME, phonemized.elapsed());
+            let phonemes = self.phonemize(voice, "Warming up.").await?;
             let ids = phonemes::ids(voice, &phonemes);
             pool.warm_up(ids, self.scales(voice, 1.0), voice.num_speakers).await?;
             observed::model_ready(NAME, &voice.id, started.elapsed());
@@ -224,6 +222,21 @@ impl PiperEngine {
         }
     }
 
+    /// One sentence's phonemes, in a `phonemize` span, timed in the phonemisation metric.
+    async fn phonemize(&self, voice: &PiperVoice, sentence: &str) -> Result<String, EngineError> {
+        let span = tracing::info_span!(
+            "phonemize",
+            otel.name = "phonemize",
+            orator.characters = sentence.chars().count()
+        );
+        let started = Instant::now();
+        let phonemes = phonemes::phonemize(&self.espeak, &voice.espeak_voice, sentence)
+            .instrument(span)
+            .await?;
+        observed::phonemized(NAME, started.elapsed());
+        Ok(phonemes)
+    }
+
     /// `[noise_scale, length_scale, noise_w]` for a speed (1.0 = the voice's own pace).
     fn scales(&self, voice: &PiperVoice, speed: f32) -> [f32; 3] {
         let speed = if speed.is_finite() { speed.clamp(0.25, 4.0) } else { 1.0 };
@@ -260,16 +273,7 @@ impl Synthesizer for PiperEngine {
         let mut samples: Vec<i16> = Vec::new();
         for sentence in sentences::split(&req.text) {
             let text = &req.text[sentence.range.clone()];
-            let span = tracing::info_span!(
-                "phonemize",
-                otel.name = "phonemize",
-                orator.characters = text.chars().count()
-            );
-            let started = Instant::now();
-            let phonemes = phonemes::phonemize(&self.espeak, &voice.espeak_voice, text)
-                .instrument(span)
-                .await?;
-            observed::phonemized(NAME, started.elapsed());
+            let phonemes = self.phonemize(voice, text).await?;
             for piece in phonemes::chunks(&phonemes, MAX_PHONEMES) {
                 let ids = phonemes::ids(voice, piece);
                 // BOS, pad and EOS alone: espeak-ng found nothing to say.

@@ -2,10 +2,8 @@
 //! per phoneme (Unicode NFD), clause punctuation kept, each id followed by the pad id.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 use unicode_normalization::UnicodeNormalization;
 
 use super::voice::PiperVoice;
@@ -25,17 +23,7 @@ const CLAUSE: &[char] = &[',', ';', ':'];
 /// The phonemes of one sentence, as espeak-ng's `--ipa` writes them, with the clause and
 /// sentence punctuation put back.
 pub async fn phonemize(espeak: &Path, voice: &str, sentence: &str) -> Result<String, EngineError> {
-    let mut child = Command::new(espeak)
-        .args(["-q", "--ipa", "-b", "1", "-v", voice, "--stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| EngineError::Spawn {
-            binary: espeak.to_path_buf(),
-            source,
-        })?;
+    let mut child = crate::espeak::spawn(espeak, &["-q", "--ipa", "-b", "1", "-v", voice, "--stdin"])?;
     let mut stdin = child.stdin.take().expect("piped");
     let text = crate::espeak::neutralise(sentence);
     let feed = async move {
