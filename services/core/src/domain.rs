@@ -417,10 +417,11 @@ mod tests {
         fn voices(&self) -> &[orator_engine::VoiceInfo] {
             &[]
         }
-        async fn synthesize(
+        async fn synthesize_stream(
             &self,
             _: &orator_engine::SynthesisRequest,
-        ) -> Result<orator_engine::Pcm, orator_engine::EngineError> {
+            _: orator_engine::Pieces,
+        ) -> Result<(), orator_engine::EngineError> {
             Err(orator_engine::EngineError::EmptyOutput)
         }
     }

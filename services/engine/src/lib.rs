@@ -18,11 +18,11 @@ pub mod sentences;
 mod synth;
 mod voice;
 
-pub use encode::{encode, output_sample_rate};
+pub use encode::{Encoder, encode, encoder, output_sample_rate};
 pub use engines::Engines;
 pub use error::{EncodeError, EngineError};
 pub use espeak::{EspeakConfig, EspeakEngine};
 pub use format::{AudioFormat, UnknownFormat};
 pub use pcm::Pcm;
-pub use synth::{SynthesisRequest, Synthesizer};
+pub use synth::{Piece, Pieces, SynthesisRequest, Synthesizer};
 pub use voice::{OPENAI_VOICES, VoiceInfo};

@@ -6,7 +6,9 @@ use std::time::Instant;
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use tracing::{Instrument, field::Empty};
 
-use crate::{AudioFormat, EncodeError, EngineError, Pcm, SynthesisRequest, Synthesizer, encode};
+use tokio::sync::mpsc;
+
+use crate::{AudioFormat, EncodeError, EngineError, Pcm, Pieces, SynthesisRequest, Synthesizer, encode};
 
 /// Synthesis time by engine and voice.
 pub const DURATION: &str = "orator_inference_duration_seconds";
@@ -172,8 +174,9 @@ impl Drop for Running {
     }
 }
 
-/// Synthesises in a `synthesize` span, recording the inference metrics.
-pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest) -> Result<Pcm, EngineError> {
+/// Synthesises in a `synthesize` span, forwarding the engine's pieces to `out` and
+/// recording the inference metrics; returns the seconds of audio produced.
+pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest, out: Pieces) -> Result<f64, EngineError> {
     let name = engine.name();
     let span = tracing::info_span!(
         "synthesize",
@@ -186,13 +189,25 @@ pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest) ->
     );
     let mut running = Running::start(name, span.clone());
     let start = Instant::now();
-    let result = engine.synthesize(request).instrument(span.clone()).await;
+    let (tx, mut rx) = mpsc::channel::<crate::Piece>(1);
+    // Counts what passes; a closed `out` ends the forwarding, which closes the engine's
+    // channel and so stops the engine.
+    let forward = async {
+        let mut audio = 0.0;
+        while let Some(piece) = rx.recv().await {
+            audio += piece.pcm.duration_seconds();
+            if out.send(piece).await.is_err() {
+                break;
+            }
+        }
+        audio
+    };
+    let (result, audio) = tokio::join!(engine.synthesize_stream(request, tx).instrument(span.clone()), forward);
     running.finished = true;
     drop(running);
     let elapsed = start.elapsed().as_secs_f64();
     match &result {
-        Ok(pcm) => {
-            let audio = pcm.duration_seconds();
+        Ok(()) => {
             span.record("orator.audio_seconds", audio);
             metrics::histogram!(DURATION, "engine" => name, "voice" => base_voice(&request.voice)).record(elapsed);
             if audio > 0.0 {
@@ -206,7 +221,7 @@ pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest) ->
             span.in_scope(|| tracing::warn!(exception.message = %e, "synthesis failed"));
         }
     }
-    result
+    result.map(|()| audio)
 }
 
 /// Encodes in an `encode` span (CPU-bound: call it from a blocking thread).
@@ -240,7 +255,7 @@ mod tests {
         fn voices(&self) -> &[VoiceInfo] {
             &[]
         }
-        async fn synthesize(&self, _req: &SynthesisRequest) -> Result<Pcm, EngineError> {
+        async fn synthesize_stream(&self, _req: &SynthesisRequest, _out: Pieces) -> Result<(), EngineError> {
             std::future::pending().await
         }
     }
@@ -257,7 +272,8 @@ mod tests {
             max_duration: None,
         };
         for _ in 0..3 {
-            let timed_out = tokio::time::timeout(Duration::from_millis(5), synthesize(&Stuck, &request)).await;
+            let (out, _keep) = mpsc::channel(1);
+            let timed_out = tokio::time::timeout(Duration::from_millis(5), synthesize(&Stuck, &request, out)).await;
             assert!(timed_out.is_err());
         }
         let text = handle.render();

@@ -1,6 +1,24 @@
 //! The engine-neutral synthesis interface.
 
+use std::ops::Range;
+
+use tokio::sync::mpsc;
+
 use crate::{EngineError, Pcm, VoiceInfo};
+
+/// One sentence's audio, handed over as soon as it is synthesised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    /// The samples: the sentence's speech, then the pause after it.
+    pub pcm: Pcm,
+    /// The sentence's byte range in the request's original text.
+    pub text: Range<usize>,
+    /// Samples of speech at the start of `pcm`; the rest is the pause.
+    pub speech: usize,
+}
+
+/// Where an engine sends its pieces; a dropped receiver stops the synthesis.
+pub type Pieces = mpsc::Sender<Piece>;
 
 /// What to synthesise (already validated by the caller).
 #[derive(Debug, Clone)]
@@ -37,8 +55,32 @@ pub trait Synthesizer: Send + Sync + 'static {
             .map(|v| v.id.clone())
     }
 
-    /// Speak `req.text` and return the samples.
-    async fn synthesize(&self, req: &SynthesisRequest) -> Result<Pcm, EngineError>;
+    /// Speak `req.text` sentence by sentence, sending each sentence's audio to `out` in
+    /// order as soon as it is ready. Fails with [`EngineError::Closed`] once `out` is closed.
+    async fn synthesize_stream(&self, req: &SynthesisRequest, out: Pieces) -> Result<(), EngineError>;
+
+    /// Speak `req.text` and return all of its samples.
+    async fn synthesize(&self, req: &SynthesisRequest) -> Result<Pcm, EngineError> {
+        let (tx, mut rx) = mpsc::channel::<Piece>(4);
+        let collect = async {
+            let mut pcm: Option<Pcm> = None;
+            while let Some(piece) = rx.recv().await {
+                match &mut pcm {
+                    Some(pcm) => pcm.samples.extend_from_slice(&piece.pcm.samples),
+                    None => pcm = Some(piece.pcm),
+                }
+            }
+            pcm
+        };
+        let (result, pcm) = tokio::join!(self.synthesize_stream(req, tx), collect);
+        result?;
+        pcm.ok_or(EngineError::EmptyOutput)
+    }
+}
+
+/// Sends a piece, or fails with [`EngineError::Closed`] when nobody takes it any more.
+pub(crate) async fn send(out: &Pieces, piece: Piece) -> Result<(), EngineError> {
+    out.send(piece).await.map_err(|_| EngineError::Closed)
 }
 
 #[cfg(test)]
@@ -55,7 +97,7 @@ mod tests {
         fn voices(&self) -> &[VoiceInfo] {
             &self.0
         }
-        async fn synthesize(&self, _req: &SynthesisRequest) -> Result<Pcm, EngineError> {
+        async fn synthesize_stream(&self, _req: &SynthesisRequest, _out: Pieces) -> Result<(), EngineError> {
             Err(EngineError::EmptyOutput)
         }
     }

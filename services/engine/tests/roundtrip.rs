@@ -239,9 +239,11 @@ async fn mp3_decodes_to_the_same_speech() {
         "{size} bytes, expected ~{expected_size}"
     );
     let decoded = symphonia_decode(bytes, "mp3");
-    // The LAME tag lets the decoder trim delay and padding: the length comes back exact.
-    assert_eq!(decoded.samples.len(), pcm.samples.len());
-    assert_faithful(AudioFormat::Mp3, &pcm, &decoded, 0.001);
+    // A stream has no LAME tag (it would have to be written over the first frame at the
+    // end), so the decoder keeps LAME's delay and padding: at most two frames more.
+    let extra = decoded.samples.len() - pcm.samples.len();
+    assert!(extra <= 2 * 1152, "{extra} samples more than synthesised");
+    assert_faithful(AudioFormat::Mp3, &pcm, &decoded, 2.0 * 1152.0 / f64::from(pcm.sample_rate));
 }
 
 #[tokio::test]

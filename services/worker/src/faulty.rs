@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use orator_core::faults::{FaultSwitch, roll};
-use orator_engine::{EngineError, Pcm, SynthesisRequest, Synthesizer, VoiceInfo};
+use orator_engine::{EngineError, Pieces, SynthesisRequest, Synthesizer, VoiceInfo};
 
 /// Wraps an engine and applies the faults in force to each synthesis.
 pub struct Faulty {
@@ -33,7 +33,7 @@ impl Synthesizer for Faulty {
         self.inner.resolve_voice(name)
     }
 
-    async fn synthesize(&self, request: &SynthesisRequest) -> Result<Pcm, EngineError> {
+    async fn synthesize_stream(&self, request: &SynthesisRequest, out: Pieces) -> Result<(), EngineError> {
         let faults = self.faults.get();
         if roll(faults.worker_delay_ratio) {
             tokio::time::sleep(Duration::from_millis(faults.worker_delay_ms)).await;
@@ -43,6 +43,6 @@ impl Synthesizer for Faulty {
                 "injected fault: synthesis failed on purpose".into(),
             ));
         }
-        self.inner.synthesize(request).await
+        self.inner.synthesize_stream(request, out).await
     }
 }

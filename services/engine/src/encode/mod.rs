@@ -1,4 +1,7 @@
-//! PCM to the bytes of an [`AudioFormat`].
+//! PCM to the bytes of an [`AudioFormat`], incrementally: an [`Encoder`] takes samples as an
+//! engine produces them and gives back whatever bytes of the container are complete, so a
+//! stream can start before the synthesis ends. Encoding a whole [`Pcm`] at once is the same
+//! encoder fed once, so streamed and stored bytes are the same bytes.
 
 mod aac;
 mod flac;
@@ -9,19 +12,36 @@ mod wav;
 
 use crate::{AudioFormat, EncodeError, Pcm};
 
-/// Encode PCM into the requested format. CPU-bound: callers run it in spawn_blocking.
-pub fn encode(pcm: &Pcm, format: AudioFormat) -> Result<Vec<u8>, EncodeError> {
-    if pcm.sample_rate == 0 {
+/// A container being written: feed samples with [`push`](Encoder::push), end it with
+/// [`finish`](Encoder::finish). The concatenation of every returned piece is the file.
+pub trait Encoder: Send {
+    /// Adds samples; returns the bytes that are complete now (possibly none).
+    fn push(&mut self, samples: &[i16]) -> Result<Vec<u8>, EncodeError>;
+    /// Ends the stream; returns the remaining bytes.
+    fn finish(&mut self) -> Result<Vec<u8>, EncodeError>;
+}
+
+/// An encoder for mono 16-bit PCM at `sample_rate` into `format`.
+pub fn encoder(format: AudioFormat, sample_rate: u32) -> Result<Box<dyn Encoder>, EncodeError> {
+    if sample_rate == 0 {
         return Err(EncodeError::UnsupportedSampleRate(0));
     }
-    match format {
-        AudioFormat::Mp3 => mp3::encode(pcm),
-        AudioFormat::Opus => opus::encode(pcm),
-        AudioFormat::Aac => aac::encode(pcm),
-        AudioFormat::Flac => flac::encode(pcm),
-        AudioFormat::Wav => wav::encode(pcm),
-        AudioFormat::Pcm => Ok(pcm::encode(pcm)),
-    }
+    Ok(match format {
+        AudioFormat::Mp3 => Box::new(mp3::Mp3::new(sample_rate)?),
+        AudioFormat::Opus => Box::new(opus::Opus::new(sample_rate)?),
+        AudioFormat::Aac => Box::new(aac::Aac::new(sample_rate)?),
+        AudioFormat::Flac => Box::new(flac::Flac::new(sample_rate)?),
+        AudioFormat::Wav => Box::new(wav::Wav::new(sample_rate)),
+        AudioFormat::Pcm => Box::new(pcm::Raw),
+    })
+}
+
+/// Encode PCM into the requested format. CPU-bound: callers run it in spawn_blocking.
+pub fn encode(pcm: &Pcm, format: AudioFormat) -> Result<Vec<u8>, EncodeError> {
+    let mut encoder = encoder(format, pcm.sample_rate)?;
+    let mut out = encoder.push(&pcm.samples)?;
+    out.extend(encoder.finish()?);
+    Ok(out)
 }
 
 /// Sample rate the encoded bytes of `format` carry for a given PCM input (opus output is 48000 or whatever you resample to; others = input rate).
@@ -34,6 +54,16 @@ pub fn output_sample_rate(pcm_rate: u32, format: AudioFormat) -> u32 {
         AudioFormat::Mp3 => mp3::output_rate(pcm_rate),
         AudioFormat::Aac | AudioFormat::Flac | AudioFormat::Wav | AudioFormat::Pcm => pcm_rate,
     }
+}
+
+/// Takes whole blocks of `size` samples off the front of `pending`, leaving the rest.
+fn blocks(pending: &mut Vec<i16>, size: usize, mut each: impl FnMut(&[i16]) -> Result<(), EncodeError>) -> Result<(), EncodeError> {
+    let whole = pending.len() / size * size;
+    for block in pending[..whole].chunks(size) {
+        each(block)?;
+    }
+    pending.drain(..whole);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -77,6 +107,22 @@ mod tests {
             if format != AudioFormat::Pcm {
                 assert!(!bytes.is_empty(), "{format}");
             }
+        }
+    }
+
+    #[test]
+    fn bytes_come_out_as_samples_go_in() {
+        // Two seconds in four pushes: every container has bytes out before it is finished.
+        let samples: Vec<i16> = (0..44_100).map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16).collect();
+        for format in AudioFormat::ALL {
+            let mut encoder = encoder(format, 22_050).unwrap();
+            let mut early = 0;
+            for part in samples.chunks(11_025) {
+                early += encoder.push(part).unwrap().len();
+            }
+            let rest = encoder.finish().unwrap().len();
+            assert!(early > 0, "{format}: nothing before finish");
+            assert!(early > rest, "{format}: {early} bytes early, {rest} at the end");
         }
     }
 }

@@ -5,7 +5,8 @@ use opus::{Application, Bitrate, Channels, Signal};
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
-use crate::{EncodeError, Pcm};
+use super::Encoder;
+use crate::EncodeError;
 
 /// Opus always runs at 48 kHz here; Ogg Opus granule positions count 48 kHz samples anyway.
 pub(super) const OUTPUT_RATE: u32 = 48_000;
@@ -25,72 +26,123 @@ const SERIAL: u32 = 0x4f52_4154; // "ORAT"
 /// Upper bound for one encoded frame (RFC 6716 caps a packet at 1275 bytes per frame).
 const MAX_PACKET: usize = 1_500;
 
-pub(super) fn encode(pcm: &Pcm) -> Result<Vec<u8>, EncodeError> {
-    let fail = |e: opus::Error| EncodeError::codec("Opus", e);
-    let audio = to_48k(pcm)?;
-
-    let mut encoder = opus::Encoder::new(OUTPUT_RATE, Channels::Mono, Application::Audio).map_err(fail)?;
-    encoder.set_bitrate(Bitrate::Bits(BITRATE)).map_err(fail)?;
-    encoder.set_signal(Signal::Voice).map_err(fail)?;
-    // The decoder's first `pre_skip` samples are the encoder's lookahead, not audio.
-    let lookahead = encoder.get_lookahead().map_err(fail)?;
-    let pre_skip = u16::try_from(lookahead)
-        .map_err(|_| EncodeError::codec("Opus", format!("lookahead {lookahead} out of range")))?;
-    let pre_skip_len = usize::from(pre_skip);
-
-    let mut writer = PacketWriter::new(Vec::with_capacity(audio.len() / 10 + 1_024));
-    let io = |e: std::io::Error| EncodeError::codec("Ogg", e);
-    // Both headers sit alone on their pages, as RFC 7845 requires.
-    writer
-        .write_packet(
-            opus_head(pre_skip, pcm.sample_rate),
-            SERIAL,
-            PacketWriteEndInfo::EndPage,
-            0,
-        )
-        .map_err(io)?;
-    writer
-        .write_packet(opus_tags(), SERIAL, PacketWriteEndInfo::EndPage, 0)
-        .map_err(io)?;
-
-    // Enough frames that the last real sample, delayed by the lookahead, comes out of the
-    // decoder; the tail is zero padding that the final granule position trims off.
-    let total = audio.len() + pre_skip_len;
-    let frames = total.div_ceil(FRAME).max(1);
-    let end_granule = total as u64;
-    let mut frame = [0f32; FRAME];
-    let mut packet = [0u8; MAX_PACKET];
-    for i in 0..frames {
-        let start = (i * FRAME).min(audio.len());
-        let end = ((i + 1) * FRAME).min(audio.len());
-        frame.fill(0.0);
-        frame[..end - start].copy_from_slice(&audio[start..end]);
-        let len = encoder.encode_float(&frame, &mut packet).map_err(fail)?;
-        let last = i + 1 == frames;
-        let (info, granule) = if last {
-            (PacketWriteEndInfo::EndStream, end_granule)
-        } else if (i + 1) % PACKETS_PER_PAGE == 0 {
-            (PacketWriteEndInfo::EndPage, ((i + 1) * FRAME) as u64)
-        } else {
-            (PacketWriteEndInfo::NormalPacket, ((i + 1) * FRAME) as u64)
-        };
-        writer
-            .write_packet(packet[..len].to_vec(), SERIAL, info, granule)
-            .map_err(io)?;
-    }
-    Ok(writer.into_inner())
+/// An Opus encoder writing an Ogg page at the end of every push.
+pub(super) struct Opus {
+    encoder: opus::Encoder,
+    writer: PacketWriter<'static, Vec<u8>>,
+    input_rate: u32,
+    pre_skip: usize,
+    /// Resampled samples short of a frame.
+    pending: Vec<f32>,
+    /// 48 kHz samples taken in, for the final granule position.
+    taken: usize,
+    /// Frames encoded so far.
+    frames: usize,
 }
 
-/// The PCM as 48 kHz floats in -1..1.
-fn to_48k(pcm: &Pcm) -> Result<Vec<f32>, EncodeError> {
-    let input: Vec<f32> = pcm.samples.iter().map(|&s| f32::from(s) / 32_768.0).collect();
-    if pcm.sample_rate == OUTPUT_RATE || input.is_empty() {
+fn failed(e: opus::Error) -> EncodeError {
+    EncodeError::codec("Opus", e)
+}
+
+fn io(e: std::io::Error) -> EncodeError {
+    EncodeError::codec("Ogg", e)
+}
+
+impl Opus {
+    pub(super) fn new(input_rate: u32) -> Result<Self, EncodeError> {
+        let mut encoder = opus::Encoder::new(OUTPUT_RATE, Channels::Mono, Application::Audio).map_err(failed)?;
+        encoder.set_bitrate(Bitrate::Bits(BITRATE)).map_err(failed)?;
+        encoder.set_signal(Signal::Voice).map_err(failed)?;
+        // The decoder's first `pre_skip` samples are the encoder's lookahead, not audio.
+        let lookahead = encoder.get_lookahead().map_err(failed)?;
+        let pre_skip = u16::try_from(lookahead)
+            .map_err(|_| EncodeError::codec("Opus", format!("lookahead {lookahead} out of range")))?;
+        let mut writer = PacketWriter::new(Vec::new());
+        // RFC 7845: the ID header and the comment header each sit alone on their page.
+        writer
+            .write_packet(opus_head(pre_skip, input_rate), SERIAL, PacketWriteEndInfo::EndPage, 0)
+            .map_err(io)?;
+        writer
+            .write_packet(opus_tags(), SERIAL, PacketWriteEndInfo::EndPage, 0)
+            .map_err(io)?;
+        Ok(Self {
+            encoder,
+            writer,
+            input_rate,
+            pre_skip: usize::from(pre_skip),
+            pending: Vec::new(),
+            taken: 0,
+            frames: 0,
+        })
+    }
+
+    /// Encodes whole frames of `pending`, all of it when `last` (zero-padded), the final
+    /// one ending the page (or the stream).
+    fn encode_frames(&mut self, last: bool) -> Result<(), EncodeError> {
+        let count = if last {
+            self.pending.len().div_ceil(FRAME).max(1)
+        } else {
+            self.pending.len() / FRAME
+        };
+        let mut frame = [0f32; FRAME];
+        let mut packet = [0u8; MAX_PACKET];
+        for i in 0..count {
+            let start = (i * FRAME).min(self.pending.len());
+            let end = ((i + 1) * FRAME).min(self.pending.len());
+            frame.fill(0.0);
+            frame[..end - start].copy_from_slice(&self.pending[start..end]);
+            let len = self.encoder.encode_float(&frame, &mut packet).map_err(failed)?;
+            self.frames += 1;
+            let final_one = i + 1 == count;
+            let (info, granule) = if final_one && last {
+                // The end granule says where the audio stops inside the padded last frame.
+                (PacketWriteEndInfo::EndStream, (self.taken + self.pre_skip) as u64)
+            } else if final_one || self.frames % PACKETS_PER_PAGE == 0 {
+                (PacketWriteEndInfo::EndPage, (self.frames * FRAME) as u64)
+            } else {
+                (PacketWriteEndInfo::NormalPacket, (self.frames * FRAME) as u64)
+            };
+            self.writer
+                .write_packet(packet[..len].to_vec(), SERIAL, info, granule)
+                .map_err(io)?;
+        }
+        self.pending.drain(..(count * FRAME).min(self.pending.len()));
+        Ok(())
+    }
+
+    fn written(&mut self) -> Vec<u8> {
+        std::mem::take(self.writer.inner_mut())
+    }
+}
+
+impl Encoder for Opus {
+    fn push(&mut self, samples: &[i16]) -> Result<Vec<u8>, EncodeError> {
+        // Each push is resampled on its own: engines push whole sentences, which end in
+        // silence, so the seams fall where there is nothing to smear.
+        let audio = to_48k(samples, self.input_rate)?;
+        self.taken += audio.len();
+        self.pending.extend_from_slice(&audio);
+        self.encode_frames(false)?;
+        Ok(self.written())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>, EncodeError> {
+        // Silence for the lookahead, so the last real samples come out of the encoder.
+        self.pending.resize(self.pending.len() + self.pre_skip, 0.0);
+        self.encode_frames(true)?;
+        Ok(self.written())
+    }
+}
+
+fn to_48k(samples: &[i16], rate: u32) -> Result<Vec<f32>, EncodeError> {
+    let input: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32_768.0).collect();
+    if rate == OUTPUT_RATE || input.is_empty() {
         return Ok(input);
     }
     let fail = |e: &dyn std::fmt::Display| EncodeError::codec("Opus resampling", e.to_string());
     // The FFT resampler is exact for a fixed ratio and much cheaper than sinc interpolation.
     let mut resampler = Fft::<f32>::new(
-        pcm.sample_rate as usize,
+        rate as usize,
         OUTPUT_RATE as usize,
         1_024,
         1,
@@ -155,11 +207,7 @@ mod tests {
                 (10_000.0 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()) as i16
             })
             .collect();
-        let out = to_48k(&Pcm {
-            samples,
-            sample_rate: 22_050,
-        })
-        .unwrap();
+        let out = to_48k(&samples, 22_050).unwrap();
         assert!((out.len() as i64 - 48_000).abs() <= 1, "{}", out.len());
         let rms = (out[4_800..43_200].iter().map(|x| x * x).sum::<f32>() / 38_400.0).sqrt();
         let expected = 10_000.0 / 32_768.0 / 2f32.sqrt();

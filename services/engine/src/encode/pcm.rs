@@ -1,9 +1,19 @@
-//! Headerless PCM: what the OpenAI API calls `pcm`.
+//! Raw little-endian 16-bit samples: nothing to hold back.
 
-use crate::Pcm;
+use super::Encoder;
+use crate::EncodeError;
 
-pub(super) fn encode(pcm: &Pcm) -> Vec<u8> {
-    pcm.samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+/// Headerless PCM.
+pub(super) struct Raw;
+
+impl Encoder for Raw {
+    fn push(&mut self, samples: &[i16]) -> Result<Vec<u8>, EncodeError> {
+        Ok(samples.iter().flat_map(|s| s.to_le_bytes()).collect())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>, EncodeError> {
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]
@@ -12,10 +22,6 @@ mod tests {
 
     #[test]
     fn little_endian_s16() {
-        let pcm = Pcm {
-            samples: vec![1, -1, 0x1234],
-            sample_rate: 24_000,
-        };
-        assert_eq!(encode(&pcm), [0x01, 0x00, 0xff, 0xff, 0x34, 0x12]);
+        assert_eq!(Raw.push(&[1, -1, 0x1234]).unwrap(), [0x01, 0x00, 0xff, 0xff, 0x34, 0x12]);
     }
 }

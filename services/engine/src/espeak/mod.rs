@@ -14,7 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
-use crate::{EngineError, Pcm, SynthesisRequest, Synthesizer, VoiceInfo};
+use tracing::Instrument;
+
+use crate::synth::send;
+use crate::{EngineError, Pcm, Piece, Pieces, SynthesisRequest, Synthesizer, VoiceInfo, sentences};
 use voices::VoiceTable;
 
 /// espeak-ng's default rate in words per minute.
@@ -101,29 +104,77 @@ impl Synthesizer for EspeakEngine {
         self.table.resolve(name).map(|r| r.id)
     }
 
-    async fn synthesize(&self, req: &SynthesisRequest) -> Result<Pcm, EngineError> {
+    /// One espeak-ng process per sentence (about 12 ms of start-up each), so that the
+    /// first sentence's audio is out while the rest are still to come, and each sentence's
+    /// place in the audio is known for captions.
+    async fn synthesize_stream(&self, req: &SynthesisRequest, out: Pieces) -> Result<(), EngineError> {
         // Resolving again guarantees that only names from espeak-ng's own lists reach argv.
         let voice = self
             .table
             .resolve(&req.voice)
             .ok_or_else(|| EngineError::UnknownVoice(req.voice.clone()))?
             .arg;
-        let text = neutralise(&req.text);
+        let wpm = words_per_minute(req.speed).to_string();
         let _permit = self.permits.acquire().await.map_err(|_| EngineError::Closed)?;
+        let mut produced = std::time::Duration::ZERO;
+        let mut spoke = false;
+        for (index, sentence) in sentences::split(&req.text).into_iter().enumerate() {
+            let span = tracing::info_span!(
+                "sentence",
+                otel.name = "synthesize sentence",
+                orator.sentence = index,
+                orator.characters = req.text[sentence.range.clone()].chars().count(),
+            );
+            let budget = req.max_duration.map(|max| max.saturating_sub(produced));
+            let text = neutralise(&req.text[sentence.range.clone()]);
+            let pcm = match self.speak(&voice, &wpm, &text, budget).instrument(span).await {
+                Ok(pcm) => pcm,
+                // A sentence espeak-ng finds nothing to say in (a lone symbol) is skipped.
+                Err(EngineError::EmptyOutput) => continue,
+                Err(EngineError::TooLong(_)) => {
+                    return Err(EngineError::TooLong(req.max_duration.expect("budget set")));
+                }
+                Err(e) => return Err(e),
+            };
+            produced += std::time::Duration::from_secs_f64(pcm.duration_seconds());
+            spoke = true;
+            let speech = pcm.samples.len();
+            send(
+                &out,
+                Piece {
+                    pcm,
+                    text: sentence.range,
+                    speech,
+                },
+            )
+            .await?;
+        }
+        if spoke { Ok(()) } else { Err(EngineError::EmptyOutput) }
+    }
+}
 
+impl EspeakEngine {
+    /// One espeak-ng run over `text`, stopped as soon as its audio passes `max`.
+    async fn speak(
+        &self,
+        voice: &str,
+        wpm: &str,
+        text: &str,
+        max: Option<std::time::Duration>,
+    ) -> Result<Pcm, EngineError> {
         // Text goes through stdin, never argv: no length limit, and text such as `--help` or
         // `-w /etc/x` is spoken instead of parsed. `--stdin` reads it whole; without it
         // espeak-ng synthesises 1000-byte fgets() chunks, which can split words and UTF-8.
-        let wpm = words_per_minute(req.speed).to_string();
         let mut child = spawn(
             &self.binary,
-            &["-b", "1", "-v", &voice, "-s", &wpm, "--stdin", "--stdout"],
+            &["-b", "1", "-v", voice, "-s", wpm, "--stdin", "--stdout"],
         )?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         // Written concurrently with reading the output so that neither pipe can fill up and
         // stall the other.
+        let text = text.to_owned();
         let feed = async move {
             if let Some(mut stdin) = stdin {
                 stdin.write_all(text.as_bytes()).await?;
@@ -133,11 +184,7 @@ impl Synthesizer for EspeakEngine {
         };
         let mut errors = Vec::new();
         let mut stderr = stderr.take(STDERR_LIMIT);
-        let (fed, audio, _) = tokio::join!(
-            feed,
-            read_capped(stdout, req.max_duration),
-            stderr.read_to_end(&mut errors)
-        );
+        let (fed, audio, _) = tokio::join!(feed, read_capped(stdout, max), stderr.read_to_end(&mut errors));
         let audio = match audio {
             Ok(audio) => audio,
             Err(e) => {

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 use crate::observed;
-use crate::{EngineError, Pcm, SynthesisRequest, Synthesizer, VoiceInfo, sentences};
+use crate::synth::send;
+use crate::{EngineError, Pcm, Piece, Pieces, SynthesisRequest, Synthesizer, VoiceInfo, sentences};
 use pool::Pool;
 pub use voice::PiperVoice;
 
@@ -259,7 +260,7 @@ impl Synthesizer for PiperEngine {
         &self.infos
     }
 
-    async fn synthesize(&self, req: &SynthesisRequest) -> Result<Pcm, EngineError> {
+    async fn synthesize_stream(&self, req: &SynthesisRequest, out: Pieces) -> Result<(), EngineError> {
         let id = self
             .resolve_voice(&req.voice)
             .ok_or_else(|| EngineError::UnknownVoice(req.voice.clone()))?;
@@ -270,35 +271,60 @@ impl Synthesizer for PiperEngine {
         let scales = self.scales(voice, req.speed);
         let rate = voice.sample_rate;
         let limit = req.max_duration.map(|d| (d.as_secs_f64() * f64::from(rate)) as usize);
-        let mut samples: Vec<i16> = Vec::new();
-        for sentence in sentences::split(&req.text) {
+        let too_long = || EngineError::TooLong(req.max_duration.expect("limit set"));
+        let mut produced = 0;
+        for (number, sentence) in sentences::split(&req.text).into_iter().enumerate() {
             let text = &req.text[sentence.range.clone()];
-            let phonemes = self.phonemize(voice, text).await?;
-            for piece in phonemes::chunks(&phonemes, MAX_PHONEMES) {
-                let ids = phonemes::ids(voice, piece);
-                // BOS, pad and EOS alone: espeak-ng found nothing to say.
-                if ids.len() <= 3 {
-                    continue;
-                }
-                let audio = pool.infer(ids, scales, voice.num_speakers).await?;
-                to_i16(&audio, &mut samples);
-                if limit.is_some_and(|limit| samples.len() > limit) {
-                    return Err(EngineError::TooLong(req.max_duration.expect("limit set")));
-                }
+            let span = tracing::info_span!(
+                "sentence",
+                otel.name = "synthesize sentence",
+                orator.sentence = number,
+                orator.characters = text.chars().count(),
+            );
+            let samples = self.sentence(voice, pool, scales, text).instrument(span).await?;
+            // Trailing silence only: espeak-ng found nothing to say.
+            if samples.iter().all(|&s| s == 0) {
+                continue;
             }
-            samples.resize(samples.len() + silence(sentence.pause, rate), 0);
-            if limit.is_some_and(|limit| samples.len() > limit) {
-                return Err(EngineError::TooLong(req.max_duration.expect("limit set")));
+            let speech = samples.len();
+            let mut samples = samples;
+            samples.resize(speech + silence(sentence.pause, rate), 0);
+            produced += samples.len();
+            if limit.is_some_and(|limit| produced > limit) {
+                return Err(too_long());
             }
+            let piece = Piece {
+                pcm: Pcm {
+                    samples,
+                    sample_rate: rate,
+                },
+                text: sentence.range,
+                speech,
+            };
+            send(&out, piece).await?;
         }
-        // Trailing silence of the last sentence is zero; an all-silent result means no speech.
-        if samples.iter().all(|&s| s == 0) {
+        if produced == 0 {
             return Err(EngineError::EmptyOutput);
         }
-        Ok(Pcm {
-            samples,
-            sample_rate: rate,
-        })
+        Ok(())
+    }
+}
+
+impl PiperEngine {
+    /// One sentence's speech, inferred in chunks of at most [`MAX_PHONEMES`].
+    async fn sentence(&self, voice: &PiperVoice, pool: &Pool, scales: [f32; 3], text: &str) -> Result<Vec<i16>, EngineError> {
+        let phonemes = self.phonemize(voice, text).await?;
+        let mut samples = Vec::new();
+        for piece in phonemes::chunks(&phonemes, MAX_PHONEMES) {
+            let ids = phonemes::ids(voice, piece);
+            // BOS, pad and EOS alone: espeak-ng found nothing to say.
+            if ids.len() <= 3 {
+                continue;
+            }
+            let audio = pool.infer(ids, scales, voice.num_speakers).await?;
+            to_i16(&audio, &mut samples);
+        }
+        Ok(samples)
     }
 }
 
