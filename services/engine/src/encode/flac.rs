@@ -9,6 +9,9 @@ use flacenc::source::{Fill, FrameBuf};
 use super::{Encoder, blocks};
 use crate::EncodeError;
 
+/// flacenc's smallest buffer; a shorter last block is a partly filled one.
+const MIN_BLOCK: usize = 32;
+
 fn failed(e: impl std::fmt::Display) -> EncodeError {
     EncodeError::codec("FLAC", e.to_string())
 }
@@ -41,7 +44,7 @@ impl Flac {
     }
 
     fn frame(&mut self, samples: &[i16], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let mut buffer = FrameBuf::with_size(1, samples.len().max(16)).map_err(failed)?;
+        let mut buffer = FrameBuf::with_size(1, samples.len().max(MIN_BLOCK)).map_err(failed)?;
         let wide: Vec<i32> = samples.iter().map(|&s| i32::from(s)).collect();
         buffer.fill_interleaved(&wide).map_err(failed)?;
         let frame = flacenc::encode_fixed_size_frame(&self.config, &buffer, self.frames, &self.info).map_err(failed)?;
