@@ -75,6 +75,11 @@ impl From<SpeechError> for ApiError {
                 code: "idempotency_key_reused",
                 message: e.to_string(),
             },
+            // Only ever after audio went out, so it ends a response rather than starting one.
+            e @ SpeechError::Broken => Self::SynthesisFailed(orator_core::failure::StoredFailure {
+                code: "stream_broken".into(),
+                message: e.to_string(),
+            }),
             SpeechError::Db(e) => match Arc::try_unwrap(e) {
                 Ok(e) => e.into(),
                 Err(shared) => Self::Internal(anyhow::anyhow!("{shared}")),

@@ -12,7 +12,7 @@ use orator_core::{
     gauges, health,
     hot_cache::HotCache,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
-    queue::{Broker, Relay, Topology},
+    queue::{Broker, Relay, Replies, Topology},
     speech::Speech,
 };
 use orator_engine::{Engines, EspeakConfig, EspeakEngine, Synthesizer, piper::PiperEngine};
@@ -102,6 +102,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         redis.clone(),
         relay,
         Completions::start(pool.clone()),
+        Replies::start(broker.clone()),
         admission.clone(),
         HotCache::new(config.hot_cache_bytes, config.hot_cache_ttl),
         config.sync_timeout,

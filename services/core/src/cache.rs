@@ -242,23 +242,37 @@ pub fn count_hit(bytes: usize) {
 pub struct CachedAudio {
     /// Sample rate of the encoded audio.
     pub sample_rate: u32,
+    /// Length of the audio (0 when unknown: entries cached before it was kept).
+    pub duration_ms: u32,
     /// Encoded bytes.
     pub bytes: bytes::Bytes,
 }
 
+/// Leads the entries that carry their duration; an older entry starts with its sample
+/// rate, which is never this.
+const WITH_DURATION: [u8; 4] = u32::MAX.to_le_bytes();
+
 impl CachedAudio {
     fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(4 + self.bytes.len());
+        let mut v = Vec::with_capacity(12 + self.bytes.len());
+        v.extend_from_slice(&WITH_DURATION);
         v.extend_from_slice(&self.sample_rate.to_le_bytes());
+        v.extend_from_slice(&self.duration_ms.to_le_bytes());
         v.extend_from_slice(&self.bytes);
         v
     }
 
     fn decode(raw: Vec<u8>) -> Option<Self> {
-        let rate = u32::from_le_bytes(raw.get(..4)?.try_into().ok()?);
+        let word = |at: usize| Some(u32::from_le_bytes(raw.get(at..at + 4)?.try_into().ok()?));
+        let (rate, duration_ms, start) = if raw.get(..4)? == WITH_DURATION {
+            (word(4)?, word(8)?, 12)
+        } else {
+            (word(0)?, 0, 4)
+        };
         Some(Self {
             sample_rate: rate,
-            bytes: bytes::Bytes::from(raw).slice(4..),
+            duration_ms,
+            bytes: bytes::Bytes::from(raw).slice(start..),
         })
     }
 }
@@ -271,9 +285,13 @@ mod tests {
     fn cached_audio_round_trips() {
         let audio = CachedAudio {
             sample_rate: 22050,
+            duration_ms: 1234,
             bytes: vec![1, 2, 3].into(),
         };
         assert_eq!(CachedAudio::decode(audio.encode()), Some(audio));
         assert_eq!(CachedAudio::decode(vec![1, 2]), None);
+        // An entry cached before durations were kept.
+        let old = CachedAudio::decode([22_050u32.to_le_bytes().as_slice(), &[7, 8]].concat()).unwrap();
+        assert_eq!((old.sample_rate, old.duration_ms, &old.bytes[..]), (22_050, 0, &[7u8, 8][..]));
     }
 }

@@ -67,6 +67,7 @@ mod tests {
     fn audio(len: usize) -> Arc<CachedAudio> {
         Arc::new(CachedAudio {
             sample_rate: 22050,
+            duration_ms: 0,
             bytes: vec![0; len].into(),
         })
     }

@@ -11,13 +11,13 @@ pub mod db;
 pub mod domain;
 pub mod failure;
 pub mod faults;
-pub mod flight;
 pub mod gauges;
 pub mod health;
 pub mod hot_cache;
 pub mod metrics;
 pub mod queue;
 pub mod speech;
+pub mod stream;
 
 /// Source revision this build came from (`ORATOR_REVISION` at build time, else git).
 pub const REVISION: &str = env!("ORATOR_REVISION");

@@ -40,6 +40,16 @@ pub const QUEUE_CONSUMERS: &str = "orator_queue_consumers";
 pub const OUTBOX_PENDING: &str = "orator_outbox_pending_messages";
 /// Age of the oldest unpublished outbox row.
 pub const OUTBOX_AGE: &str = "orator_outbox_oldest_age_seconds";
+/// Request to first audio chunk of a synthesised sync answer, by engine and format.
+pub const TIME_TO_FIRST_AUDIO: &str = "orator_speech_time_to_first_audio_seconds";
+/// Audio chunks sent to clients, by format.
+pub const STREAM_CHUNKS: &str = "orator_stream_chunks_total";
+/// Audio bytes streamed to clients, by format.
+pub const STREAM_BYTES: &str = "orator_stream_bytes_total";
+/// Streams under way.
+pub const STREAMS_ACTIVE: &str = "orator_streams_active";
+/// Streams whose client went away before the end.
+pub const STREAMS_CANCELLED: &str = "orator_streams_cancelled_total";
 
 /// Describes every Orator metric (HELP and unit); harmless for ones a binary never emits.
 pub fn describe() {
@@ -64,6 +74,18 @@ pub fn describe() {
     describe_gauge!(QUEUE_CONSUMERS, "Consumers attached to each queue.");
     describe_gauge!(OUTBOX_PENDING, "Outbox rows waiting to be published.");
     describe_gauge!(OUTBOX_AGE, Unit::Seconds, "Age of the oldest unpublished outbox row.");
+    describe_histogram!(
+        TIME_TO_FIRST_AUDIO,
+        Unit::Seconds,
+        "Time from a synthesised sync request to its first audio chunk, by engine and format."
+    );
+    describe_counter!(STREAM_CHUNKS, "Audio chunks streamed to clients, by format.");
+    describe_counter!(STREAM_BYTES, Unit::Bytes, "Audio bytes streamed to clients, by format.");
+    describe_gauge!(STREAMS_ACTIVE, "Audio streams under way, by format.");
+    describe_counter!(
+        STREAMS_CANCELLED,
+        "Audio streams whose client went away before the end, by format."
+    );
     describe_counter!(
         crate::cache::CACHE_OPERATIONS,
         "Cache operations by operation and result (hit, miss, ok, error)."

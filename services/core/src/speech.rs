@@ -1,10 +1,19 @@
 //! Speech requests, end to end, in one place for the api and in-process tests:
-//! sync speech is admission → cache → single-flight → job → wait → audio; async speech is
+//! sync speech is admission → cache → single-flight → job → stream → audio; async speech is
 //! admission (backlog) → job. Every synthesis still runs in a worker.
+//!
+//! A sync miss streams: the worker sends the audio chunk by chunk to this process's reply
+//! queue ([`Replies`]) and the request passes each on as it comes. Identical requests in
+//! flight share one job and one [`Tee`], each from its first chunk.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
+use tracing::Instrument;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -15,9 +24,10 @@ use crate::{
     db::jobs::{self, Job, NewJob},
     domain::{JobMode, JobStatus, SpeechSpec},
     failure::{JobFailure, StoredFailure},
-    flight::SingleFlight,
     hot_cache::HotCache,
-    queue::Relay,
+    metrics::TIME_TO_FIRST_AUDIO,
+    queue::{Relay, Replies, Reply, ReplyReceiver},
+    stream::{Listener, Tee},
 };
 
 /// Sync misses that joined an identical job in flight instead of creating one.
@@ -46,12 +56,21 @@ impl Source {
 }
 
 /// Audio for a sync request.
-#[derive(Debug, Clone)]
 pub struct Spoken {
-    /// The audio (shared by every request that joined the same job).
-    pub audio: Arc<CachedAudio>,
+    /// The audio, whole or on its way.
+    pub audio: Audio,
+    /// Sample rate of the encoded audio.
+    pub sample_rate: u32,
     /// Where it came from.
     pub source: Source,
+}
+
+/// Audio that is all here (a cache hit) or still being synthesised.
+pub enum Audio {
+    /// All of it.
+    Whole(Arc<CachedAudio>),
+    /// Chunks as the worker sends them; the first has arrived.
+    Stream(Listener),
 }
 
 /// Why a speech request produced no audio.
@@ -74,6 +93,9 @@ pub enum SpeechError {
     /// PostgreSQL failed.
     #[error("storage: {0}")]
     Db(Arc<sqlx::Error>),
+    /// The stream broke off after audio had gone out (a retried attempt made other bytes).
+    #[error("the audio stream broke off; retry the request")]
+    Broken,
 }
 
 impl From<sqlx::Error> for SpeechError {
@@ -82,7 +104,8 @@ impl From<sqlx::Error> for SpeechError {
     }
 }
 
-type Flight = Result<Arc<CachedAudio>, SpeechError>;
+/// Jobs in flight by cache key; a tee lives as long as its job's pump.
+type Flights = Arc<Mutex<HashMap<String, Weak<Tee>>>>;
 
 /// The speech service; clones share everything.
 #[derive(Clone)]
@@ -91,19 +114,22 @@ pub struct Speech {
     redis: Redis,
     relay: Relay,
     completions: Completions,
+    replies: Replies,
     admission: Admission,
-    flights: Arc<SingleFlight<Flight>>,
+    flights: Flights,
     hot: HotCache,
     sync_timeout: Duration,
 }
 
 impl Speech {
     /// The service over its dependencies; sync callers wait at most `sync_timeout`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         pool: PgPool,
         redis: Redis,
         relay: Relay,
         completions: Completions,
+        replies: Replies,
         admission: Admission,
         hot: HotCache,
         sync_timeout: Duration,
@@ -115,6 +141,7 @@ impl Speech {
             redis,
             relay,
             completions,
+            replies,
             admission,
             flights: Arc::default(),
             hot,
@@ -122,58 +149,86 @@ impl Speech {
         }
     }
 
-    /// Audio for `spec` now: from the in-process or the Redis cache, or from a job this or
-    /// an identical request in flight created, waited for until the deadline.
+    /// Audio for `spec` now: from the in-process or the Redis cache, or streamed from a job
+    /// this or an identical request in flight created, until the deadline.
     pub async fn speak(&self, spec: &SpeechSpec, owner: Uuid) -> Result<Spoken, SpeechError> {
+        let started = Instant::now();
         let key = spec.cache_key();
+        let whole = |audio: Arc<CachedAudio>| Spoken {
+            sample_rate: audio.sample_rate,
+            audio: Audio::Whole(audio),
+            source: Source::Hit,
+        };
         if let Some(audio) = self.hot.get(&key) {
             crate::cache::count_hit(audio.bytes.len());
-            return Ok(Spoken {
-                audio,
-                source: Source::Hit,
-            });
+            return Ok(whole(audio));
         }
         match self.redis.get_audio(&key).await {
             Ok(Some(audio)) => {
                 let audio = Arc::new(audio);
                 self.hot.put(&key, audio.clone());
-                return Ok(Spoken {
-                    audio,
-                    source: Source::Hit,
-                });
+                return Ok(whole(audio));
             }
             Ok(None) => {}
             // A saturated pool means we are overloaded: synthesising would make it worse.
             Err(e) if e.is_overload() => return Err(Rejection::cache_busy().into()),
             Err(e) => tracing::debug!(error = %e, "cache unavailable; synthesising"),
         }
-        let leader = self.clone();
-        let spec = spec.clone();
-        let headers = trace_headers();
-        let (audio, joined) = self
-            .flights
-            .run(&key, move || async move { leader.lead(&spec, owner, headers).await })
-            .await;
+        let (tee, joined) = self.flight(&key, spec, owner);
         if joined {
             metrics::counter!(JOINED).increment(1);
         }
-        let audio = audio?;
-        if !joined {
-            self.hot.put(&key, audio.clone());
-        }
+        let mut listener = tee.listen(spec.format.as_str());
+        let sample_rate = listener.start().await?;
+        metrics::histogram!(TIME_TO_FIRST_AUDIO, "engine" => spec.engine.clone(), "format" => spec.format.as_str())
+            .record(started.elapsed().as_secs_f64());
         Ok(Spoken {
-            audio,
+            audio: Audio::Stream(listener),
+            sample_rate,
             source: if joined { Source::Joined } else { Source::Miss },
         })
     }
 
-    /// The one request of a flight that creates the job and waits for it.
-    async fn lead(&self, spec: &SpeechSpec, owner: Uuid, headers: serde_json::Value) -> Flight {
+    /// The tee of the job in flight for `key`, or a new job's (whose pump starts now).
+    fn flight(&self, key: &str, spec: &SpeechSpec, owner: Uuid) -> (Arc<Tee>, bool) {
+        let mut flights = self.flights.lock().expect("flights poisoned");
+        if let Some(tee) = flights.get(key).and_then(Weak::upgrade) {
+            return (tee, true);
+        }
+        let tee = Arc::new(Tee::default());
+        flights.insert(key.to_owned(), Arc::downgrade(&tee));
+        let me = self.clone();
+        let spec = spec.clone();
+        let headers = trace_headers();
+        let pumped = tee.clone();
+        let key = key.to_owned();
+        // Its own task: the job goes on when its first caller leaves, for those who joined
+        // and to fill the cache, and ends by the deadline at the latest.
+        tokio::spawn(
+            async move {
+                let result = me.lead(&spec, owner, headers, &pumped).await;
+                pumped.end(result);
+                if let Some(audio) = pumped.audio() {
+                    me.hot.put(&key, Arc::new(audio));
+                }
+                let mut flights = me.flights.lock().expect("flights poisoned");
+                if flights.get(&key).is_some_and(|weak| weak.ptr_eq(&Arc::downgrade(&pumped))) {
+                    flights.remove(&key);
+                }
+            }
+            .in_current_span(),
+        );
+        (tee, false)
+    }
+
+    /// Creates the job and pumps its audio into `tee`; the audio's length when complete.
+    async fn lead(&self, spec: &SpeechSpec, owner: Uuid, headers: serde_json::Value, tee: &Tee) -> Result<u32, SpeechError> {
         let _slot = self.admission.wait_slot()?;
         self.admission.check_backlog()?;
         let id = Uuid::now_v7();
-        // Registered before the job exists: its end cannot be missed.
+        // Registered before the job exists: neither its chunks nor its end can be missed.
         let mut waiter = self.completions.register(id);
+        let mut replies = self.replies.register(id);
         let deadline = Utc::now() + self.sync_timeout;
         // One bound over every step, the database included: a stalled PostgreSQL must not
         // hold the caller past its deadline.
@@ -186,22 +241,39 @@ impl Speech {
                 idempotency_key: None,
                 deadline: Some(deadline),
                 headers,
+                reply_to: Some(self.replies.address()),
             };
             jobs::create(&self.pool, new).await?;
             self.relay.nudge();
-            waiter
-                .wait(self.sync_timeout)
-                .await
-                .map_err(|WaitError::Deadline| SpeechError::Timeout(self.sync_timeout))?;
+            let mut stream = Progress::default();
+            tokio::select! {
+                complete = stream.follow(&mut replies, tee) => return Ok(complete),
+                ended = waiter.wait(self.sync_timeout) => {
+                    ended.map_err(|WaitError::Deadline| SpeechError::Timeout(self.sync_timeout))?;
+                }
+            }
             drop(waiter);
-            self.finished(id).await
+            // The job ended (its end marker normally follows the commit within milliseconds).
+            if let Ok(complete) = tokio::time::timeout(END_GRACE, stream.follow(&mut replies, tee)).await {
+                return Ok(complete);
+            }
+            // A chunk went missing or the stream never started: the rest comes from the record.
+            let audio = self.finished(id).await?;
+            let received = tee.received();
+            if stream.broken || !audio.bytes.starts_with(&received) {
+                return Err(SpeechError::Broken);
+            }
+            if audio.bytes.len() > received.len() {
+                tee.push(audio.sample_rate, audio.bytes.slice(received.len()..));
+            }
+            Ok(audio.duration_ms)
         })
         .await
         .unwrap_or(Err(SpeechError::Timeout(self.sync_timeout)))
     }
 
     /// The audio of a job that has ended, or why there is none.
-    async fn finished(&self, id: Uuid) -> Flight {
+    async fn finished(&self, id: Uuid) -> Result<CachedAudio, SpeechError> {
         // A read, so safe to repeat: the first try may land on a pooled connection that died
         // while we waited (the pool only finds out by using it).
         let outcome = match jobs::outcome(&self.pool, id).await {
@@ -215,10 +287,11 @@ impl Speech {
         let outcome = outcome.ok_or_else(|| SpeechError::Failed((&JobFailure::Expired).into()))?;
         let failure = outcome.failure();
         match (outcome.status.0, outcome.sample_rate, outcome.bytes) {
-            (JobStatus::Succeeded, Some(rate), Some(bytes)) => Ok(Arc::new(CachedAudio {
+            (JobStatus::Succeeded, Some(rate), Some(bytes)) => Ok(CachedAudio {
                 sample_rate: rate as u32,
+                duration_ms: outcome.duration_ms.unwrap_or(0) as u32,
                 bytes: bytes.into(),
-            })),
+            }),
             (status, ..) => Err(SpeechError::Failed(failure.unwrap_or_else(|| StoredFailure {
                 code: status.as_str().to_owned(),
                 message: format!("the job ended {}", status.as_str()),
@@ -243,6 +316,7 @@ impl Speech {
             idempotency_key,
             deadline: None,
             headers: trace_headers(),
+            reply_to: None,
         };
         let (job, created) = jobs::create(&self.pool, new).await?;
         if created {
@@ -266,6 +340,65 @@ impl Speech {
             tracing::warn!(job_id = %id, error = %e, "cached audio of a deleted job not removed");
         }
         Ok(Some(job))
+    }
+}
+
+/// How long a job's end marker may trail the commit that woke the waiter.
+const END_GRACE: Duration = Duration::from_millis(250);
+
+/// Where one attempt's stream stands.
+#[derive(Default)]
+struct Progress {
+    attempt: Option<i32>,
+    next: u32,
+    broken: bool,
+}
+
+impl Progress {
+    /// Passes replies into `tee` until the attempt's end marker; the audio's length then.
+    /// Pending forever once the stream broke (a gap, or a second attempt after the first
+    /// sent audio): the job's end decides.
+    async fn follow(&mut self, replies: &mut ReplyReceiver, tee: &Tee) -> u32 {
+        loop {
+            let Some(reply) = replies.recv().await else {
+                return std::future::pending().await;
+            };
+            if self.broken {
+                continue;
+            }
+            match reply {
+                Reply::Chunk {
+                    attempt,
+                    seq,
+                    sample_rate,
+                    bytes,
+                } => {
+                    // A new attempt may start over only while nothing was passed on.
+                    if seq == 0 && self.next == 0 {
+                        self.attempt = Some(attempt);
+                    }
+                    if self.attempt != Some(attempt) || seq != self.next {
+                        self.broken = true;
+                        continue;
+                    }
+                    self.next += 1;
+                    tee.push(sample_rate, bytes);
+                }
+                Reply::End {
+                    attempt,
+                    chunks,
+                    duration_ms,
+                } => {
+                    if self.attempt == Some(attempt) && chunks == self.next {
+                        return duration_ms;
+                    }
+                    // An attempt that sent nothing (all audio in its end) or a gap.
+                    if self.next != 0 || chunks != 0 {
+                        self.broken = true;
+                    }
+                }
+            }
+        }
     }
 }
 

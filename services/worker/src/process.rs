@@ -1,16 +1,24 @@
 //! What happens to one delivered job.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use lapin::BasicProperties;
 use orator_core::{
     cache::{CachedAudio, Redis},
-    db::{audio::NewAudio, jobs},
+    db::{
+        audio::{Cue, NewAudio},
+        jobs,
+    },
+    domain::JobMode,
     failure::JobFailure,
     metrics::{AUDIO_SECONDS, CHARACTERS, DEAD_LETTERED, JOB_DURATION, JOBS_PROCESSED},
-    queue::{Broker, JobMessage, Outgoing},
+    queue::{Broker, JobMessage, Outgoing, Reply},
 };
-use orator_engine::{AudioFormat, SynthesisRequest, observed};
+use orator_engine::{AudioFormat, Encoder, Piece, SynthesisRequest, observed, observed::ENCODE_DURATION};
+use tokio::sync::mpsc;
 use sqlx::PgPool;
 use tracing::Instrument;
 
@@ -148,7 +156,13 @@ pub async fn handle(ctx: &Context, body: &[u8], redelivered: bool) -> Dispositio
     }
 }
 
-async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptError> {
+/// What an attempt made: the audio to store, and the chunks it streamed on the way.
+struct Made {
+    audio: NewAudio,
+    chunks: u32,
+}
+
+async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<Made, AttemptError> {
     let format: AudioFormat = job.format.parse()?;
     let request = SynthesisRequest {
         text: job.input.clone(),
@@ -161,36 +175,145 @@ async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<NewAudio, AttemptErro
     let engine = ctx.engines.get(&job.engine).ok_or_else(|| {
         orator_engine::EngineError::Unavailable(format!("this worker does not serve the {} engine", job.engine))
     })?;
-    let synthesis = observed::synthesize(engine.as_ref(), &request);
-    let pcm = tokio::time::timeout(ctx.config.synthesis_timeout, synthesis)
-        .await
-        .map_err(|_| AttemptError::Timeout)??;
-    let seconds = pcm.duration_seconds();
-    let _encoder = ctx.encoders.acquire().await.expect("never closed");
-    // The encode span continues this trace on the blocking thread.
-    let span = tracing::Span::current();
-    let (bytes, sample_rate) = tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
-        observed::encode_observed(&pcm, format).map(|b| (b, orator_engine::output_sample_rate(pcm.sample_rate, format)))
-    })
-    .await??;
+    // Sentences are encoded (and streamed) while the engine works on the next ones; the
+    // small channel keeps it at most two sentences ahead.
+    let (pieces, received) = mpsc::channel(2);
+    let synthesis = tokio::time::timeout(
+        ctx.config.synthesis_timeout,
+        observed::synthesize(engine.as_ref(), &request, pieces),
+    );
+    let (synthesised, encoded) = tokio::join!(synthesis, encode(ctx, job, format, received));
+    let seconds = synthesised.map_err(|_| AttemptError::Timeout)??;
+    let encoded = encoded?;
     let engine = engine.name();
     metrics::counter!(CHARACTERS, "engine" => engine).increment(request.text.chars().count() as u64);
     metrics::histogram!(AUDIO_SECONDS, "engine" => engine, "format" => format.as_str()).record(seconds);
-    Ok(NewAudio {
-        format: format.as_str().to_owned(),
-        content_type: format.content_type().to_owned(),
-        sample_rate,
-        duration_ms: (seconds * 1000.0).round() as u32,
-        bytes,
+    Ok(Made {
+        audio: NewAudio {
+            format: format.as_str().to_owned(),
+            content_type: format.content_type().to_owned(),
+            sample_rate: encoded.sample_rate,
+            duration_ms: (seconds * 1000.0).round() as u32,
+            bytes: encoded.bytes,
+            captions: encoded.cues,
+        },
+        chunks: encoded.chunks,
     })
 }
 
-async fn store(ctx: &Context, job: &jobs::Job, audio: NewAudio, started: Instant) -> Disposition {
+/// A job's audio as it is encoded, and where it is streamed to.
+struct Encoded<'a> {
+    bytes: Vec<u8>,
+    cues: Vec<Cue>,
+    sample_rate: u32,
+    chunks: u32,
+    reply_to: Option<&'a str>,
+}
+
+impl Encoded<'_> {
+    /// Keeps `bytes` and streams them to the waiting request, if any. A failed publish
+    /// ends the streaming (the request then reads the stored audio), not the job.
+    async fn send(&mut self, ctx: &Context, job: &jobs::Job, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(queue) = self.reply_to {
+            let chunk = Reply::Chunk {
+                attempt: job.attempts,
+                seq: self.chunks,
+                sample_rate: self.sample_rate,
+                bytes: bytes.clone().into(),
+            };
+            match ctx.broker.reply(queue, job.id, &chunk).await {
+                Ok(()) => self.chunks += 1,
+                Err(e) => {
+                    tracing::warn!(job_id = %job.id, error = %e, "streaming the audio failed; it is stored as usual");
+                    self.reply_to = None;
+                }
+            }
+        }
+        self.bytes.extend_from_slice(&bytes);
+    }
+}
+
+/// Encodes the pieces as they come, streaming each one's bytes; a failure drops `pieces`,
+/// which stops the engine.
+async fn encode<'a>(
+    ctx: &Context,
+    job: &'a jobs::Job,
+    format: AudioFormat,
+    mut pieces: mpsc::Receiver<Piece>,
+) -> Result<Encoded<'a>, AttemptError> {
+    let mut out = Encoded {
+        bytes: Vec::new(),
+        cues: Vec::new(),
+        sample_rate: 0,
+        chunks: 0,
+        // Only a sync job has a request waiting for it.
+        reply_to: job.reply_to.as_deref().filter(|_| job.mode.0 == JobMode::Sync),
+    };
+    let span = tracing::info_span!("encode", otel.name = format!("encode {format}"), orator.format = %format);
+    let mut encoder: Option<Box<dyn Encoder>> = None;
+    let mut samples = 0usize;
+    let mut busy = Duration::ZERO;
+    while let Some(piece) = pieces.recv().await {
+        let rate = piece.pcm.sample_rate;
+        let current = match encoder.take() {
+            Some(current) => current,
+            None => {
+                out.sample_rate = orator_engine::output_sample_rate(rate, format);
+                orator_engine::encoder(format, rate)?
+            }
+        };
+        let ms = |n: usize| (n as f64 * 1000.0 / f64::from(rate)).round() as u32;
+        out.cues.push(Cue {
+            start_ms: ms(samples),
+            end_ms: ms(samples + piece.speech),
+            text_start: piece.text.start,
+            text_end: piece.text.end,
+        });
+        samples += piece.pcm.samples.len();
+        let (current, bytes, took) = run_encoder(ctx, &span, current, move |e| e.push(&piece.pcm.samples)).await?;
+        busy += took;
+        encoder = Some(current);
+        out.send(ctx, job, bytes?).await;
+    }
+    if let Some(current) = encoder {
+        let (_, bytes, took) = run_encoder(ctx, &span, current, |e| e.finish()).await?;
+        busy += took;
+        out.send(ctx, job, bytes?).await;
+    }
+    metrics::histogram!(ENCODE_DURATION, "format" => format.as_str()).record(busy.as_secs_f64());
+    Ok(out)
+}
+
+type Step = Result<Vec<u8>, orator_engine::EncodeError>;
+
+/// One encoder step on a blocking thread, under an encoder permit and the encode span.
+async fn run_encoder(
+    ctx: &Context,
+    span: &tracing::Span,
+    mut encoder: Box<dyn Encoder>,
+    step: impl FnOnce(&mut dyn Encoder) -> Step + Send + 'static,
+) -> Result<(Box<dyn Encoder>, Step, Duration), AttemptError> {
+    let _permit = ctx.encoders.acquire().await.expect("never closed");
+    let span = span.clone();
+    Ok(tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        let started = Instant::now();
+        let bytes = step(encoder.as_mut());
+        (encoder, bytes, started.elapsed())
+    })
+    .await?)
+}
+
+async fn store(ctx: &Context, job: &jobs::Job, made: Made, started: Instant) -> Disposition {
+    let Made { audio, chunks } = made;
     // Cache first: a sync caller is woken by the commit below and its next identical
     // request must hit. Content-addressed audio is valid even if the commit then fails.
     let cached = CachedAudio {
         sample_rate: audio.sample_rate,
+        duration_ms: audio.duration_ms,
         bytes: audio.bytes.clone().into(),
     };
     if let Err(e) = ctx.redis.put_audio(&job.cache_key, &cached, ctx.config.cache_ttl).await {
@@ -204,6 +327,7 @@ async fn store(ctx: &Context, job: &jobs::Job, audio: NewAudio, started: Instant
     match jobs::succeed(&ctx.pool, job.id, &audio).instrument(span).await {
         Ok(stored) => {
             if stored {
+                end_stream(ctx, job, chunks, audio.duration_ms).await;
                 metrics::counter!(JOBS_PROCESSED, "outcome" => "succeeded").increment(1);
                 let age = (chrono::Utc::now() - job.created_at).num_milliseconds().max(0) as f64 / 1000.0;
                 metrics::histogram!(JOB_DURATION, "mode" => job.mode.0.as_str()).record(age);
@@ -221,6 +345,23 @@ async fn store(ctx: &Context, job: &jobs::Job, audio: NewAudio, started: Instant
             tracing::error!(job_id = %job.id, error = %e, "cannot store audio; requeueing");
             Disposition::Requeue
         }
+    }
+}
+
+/// Tells the waiting request that the stream is complete and the audio stored (so that an
+/// identical request made now is a cache hit).
+async fn end_stream(ctx: &Context, job: &jobs::Job, chunks: u32, duration_ms: u32) {
+    let Some(queue) = job.reply_to.as_deref().filter(|_| job.mode.0 == JobMode::Sync) else {
+        return;
+    };
+    let end = Reply::End {
+        attempt: job.attempts,
+        chunks,
+        duration_ms,
+    };
+    if let Err(e) = ctx.broker.reply(queue, job.id, &end).await {
+        // The commit woke the request too: it reads the stored audio instead.
+        tracing::debug!(job_id = %job.id, error = %e, "end of stream not sent");
     }
 }
 

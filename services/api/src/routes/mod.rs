@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod monitoring;
 mod openapi;
 pub mod speech;
+mod sse;
 
 use axum::{
     Json, Router,

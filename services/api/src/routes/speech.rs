@@ -1,21 +1,24 @@
 //! `POST /v1/audio/speech`: OpenAI-compatible speech. Cache first; on a miss the request
-//! becomes a job like any other and waits for a worker, so there is one inference path
-//! (the orchestration is `orator_core::speech`).
+//! becomes a job like any other and streams the audio as the worker makes it, so there is
+//! one inference path (the orchestration is `orator_core::speech`). The bytes go out as
+//! they come, or wrapped in server-sent events with `stream_format: "sse"`.
 
 use axum::{
+    body::Body,
     extract::State,
     http::{HeaderName, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use orator_core::{
     domain::{Fault, InvalidInput, JobMode, Model, SpeechSpec, SpeechText, Speed, Voice, parse_format},
-    speech::{Source, SpeechError, Spoken},
+    speech::{Audio, Source, SpeechError},
 };
 use orator_engine::AudioFormat;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::sse;
 use crate::{auth::Caller, error::ApiError, extract::ApiJson, state::AppState};
 use orator_core::metrics::SPEECH_REQUESTS;
 
@@ -41,7 +44,8 @@ pub struct SpeechBody {
     /// follow them yet (the response says so in `X-Orator-Instructions: ignored`).
     #[schema(max_length = 4096, example = "Speak calmly.")]
     pub instructions: Option<String>,
-    /// `audio` (the default). OpenAI's `sse` is refused with a 400 until Orator streams.
+    /// `audio` (the default): the bytes of the file, streamed as they are made. `sse`:
+    /// server-sent events, `speech.audio.delta` with base64 audio, then `speech.audio.done`.
     #[schema(example = "audio")]
     pub stream_format: Option<String>,
 }
@@ -68,6 +72,30 @@ impl VoiceParam {
     }
 }
 
+/// How the audio goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    /// The file's bytes.
+    Audio,
+    /// Server-sent events carrying base64 pieces of the file.
+    Sse,
+}
+
+impl StreamFormat {
+    /// `audio` (or absent) or `sse`.
+    pub fn parse(value: Option<&str>) -> Result<Self, InvalidInput> {
+        match value {
+            None | Some("audio") => Ok(Self::Audio),
+            Some("sse") => Ok(Self::Sse),
+            Some(other) => Err(InvalidInput::new(
+                "stream_format",
+                "unsupported_stream_format",
+                format!("stream_format {other:?} is not one of \"audio\" or \"sse\""),
+            )),
+        }
+    }
+}
+
 /// Longest `instructions` accepted (OpenAI's limit).
 const MAX_INSTRUCTIONS: usize = 4096;
 
@@ -84,16 +112,7 @@ impl SpeechBody {
                 ));
             }
         }
-        match self.stream_format.as_deref() {
-            None | Some("audio") => {}
-            Some(other) => {
-                return Err(InvalidInput::new(
-                    "stream_format",
-                    "unsupported_stream_format",
-                    format!("stream_format {other:?} is not supported yet; omit it or use \"audio\""),
-                ));
-            }
-        }
+        StreamFormat::parse(self.stream_format.as_deref())?;
         let voice = self.voice.name();
         let model = Model::parse(&self.model, &state.models)?;
         let engine = state
@@ -146,11 +165,16 @@ pub fn audio_response(
     cache: &'static str,
 ) -> Response {
     let mut response = bytes.into().into_response();
+    set_audio_headers(&mut response, format.content_type(), sample_rate, cache);
+    response
+}
+
+/// The headers of every audio answer; they go out before its first chunk.
+fn set_audio_headers(response: &mut Response, content_type: &'static str, sample_rate: u32, cache: &'static str) {
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(SAMPLE_RATE, HeaderValue::from(sample_rate));
     headers.insert(CACHE, HeaderValue::from_static(cache));
-    response
 }
 
 /// Synthesise speech.
@@ -160,8 +184,8 @@ pub fn audio_response(
     tag = "speech",
     request_body = SpeechBody,
     responses(
-        (status = 200, description = "Audio bytes in the requested format", content(
-            ("audio/mpeg"), ("audio/ogg"), ("audio/aac"), ("audio/flac"), ("audio/wav"), ("audio/pcm")
+        (status = 200, description = "Audio bytes in the requested format, streamed as they are synthesised (or server-sent events with `stream_format: sse`)", content(
+            ("audio/mpeg"), ("audio/ogg"), ("audio/aac"), ("audio/flac"), ("audio/wav"), ("audio/pcm"), ("text/event-stream")
         )),
         (status = 400, description = "Invalid request", body = crate::error::ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
@@ -169,7 +193,7 @@ pub fn audio_response(
         (status = 415, description = "Body is not JSON", body = crate::error::ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = crate::error::ErrorBody),
         (status = 503, description = "Overloaded; see Retry-After (for long waits use POST /v1/jobs)", body = crate::error::ErrorBody),
-        (status = 504, description = "No worker finished in time", body = crate::error::ErrorBody),
+        (status = 504, description = "No worker started in time", body = crate::error::ErrorBody),
     )
 )]
 async fn create_speech(
@@ -178,6 +202,7 @@ async fn create_speech(
     ApiJson(body): ApiJson<SpeechBody>,
 ) -> Result<Response, ApiError> {
     let instructions = body.instructions.is_some();
+    let stream_format = StreamFormat::parse(body.stream_format.as_deref())?;
     let spec = body.parse(&state)?;
     let outcome = state.speech.speak(&spec, caller.key_id).await;
     let label = match &outcome {
@@ -189,8 +214,19 @@ async fn create_speech(
     count_request(&spec, JobMode::Sync, label);
     let waited = outcome.as_ref().map_or(true, |spoken| spoken.source != Source::Hit);
     let mut response = match outcome {
-        Ok(Spoken { audio, source }) => {
-            audio_response(spec.format, audio.sample_rate, audio.bytes.clone(), source.as_str())
+        Ok(spoken) => {
+            let (rate, cache) = (spoken.sample_rate, spoken.source.as_str());
+            let content_type = match stream_format {
+                StreamFormat::Audio => spec.format.content_type(),
+                StreamFormat::Sse => "text/event-stream",
+            };
+            let body = match stream_format {
+                StreamFormat::Audio => audio_body(spoken.audio),
+                StreamFormat::Sse => sse::body(spoken.audio, spec.text.chars()),
+            };
+            let mut response = Response::new(body);
+            set_audio_headers(&mut response, content_type, rate, cache);
+            response
         }
         Err(e) => ApiError::from(e).into_response(),
     };
@@ -203,6 +239,18 @@ async fn create_speech(
             .insert(INSTRUCTIONS, HeaderValue::from_static("ignored"));
     }
     Ok(response)
+}
+
+/// The audio's bytes: all at once, or chunk by chunk as they arrive (chunked transfer).
+/// A stream that breaks off ends the body with an error, which cuts the connection short:
+/// the client sees a truncated response, never a complete-looking one.
+fn audio_body(audio: Audio) -> Body {
+    match audio {
+        Audio::Whole(audio) => Body::from(audio.bytes.clone()),
+        Audio::Stream(listener) => Body::from_stream(futures::stream::unfold(listener, |mut listener| async move {
+            listener.next().await.map(|chunk| (chunk, listener))
+        })),
+    }
 }
 
 /// Marks a response whose latency is not the api's own work: waiting for a worker (bounded

@@ -58,6 +58,8 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
     /// Ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Reply queue of the api process a sync job's audio streams to.
+    pub reply_to: Option<String>,
 }
 
 /// Wrapper so sqlx can decode the status column.
@@ -119,7 +121,7 @@ fn stored(code: Option<&str>, message: Option<&str>) -> Option<StoredFailure> {
 macro_rules! columns {
     () => {
         "id, api_key_id, mode, status, model, engine, voice, format, speed, input, text_sha256, text_length, \
-         cache_key, attempts, error, error_code, audio_id, created_at, updated_at, finished_at"
+         cache_key, attempts, error, error_code, audio_id, created_at, updated_at, finished_at, reply_to"
     };
 }
 
@@ -140,6 +142,8 @@ pub struct NewJob<'a> {
     pub deadline: Option<DateTime<Utc>>,
     /// Message headers for the outbox (trace context).
     pub headers: serde_json::Value,
+    /// Where the worker streams the audio (sync jobs).
+    pub reply_to: Option<&'a str>,
 }
 
 /// Creates a job and its outbox row in one statement (one round trip, one implicit
@@ -155,8 +159,8 @@ pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx:
     let insert = sqlx::query_as::<_, Job>(concat!(
         "WITH job AS (
            INSERT INTO jobs (id, api_key_id, idempotency_key, mode, status, model, engine, voice, format, speed,
-                             input, text_sha256, text_length, cache_key)
-           VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                             input, text_sha256, text_length, cache_key, reply_to)
+           VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $16)
            ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
            RETURNING ",
         columns!(),
@@ -181,7 +185,8 @@ pub async fn create(pool: &PgPool, new: NewJob<'_>) -> Result<(Job, bool), sqlx:
     .bind(spec.text.chars() as i32)
     .bind(spec.cache_key())
     .bind(payload)
-    .bind(&new.headers);
+    .bind(&new.headers)
+    .bind(new.reply_to);
     if let Some(job) = timed("INSERT", TABLE, insert.fetch_optional(&mut *conn)).await? {
         return Ok((job, true));
     }
@@ -224,6 +229,8 @@ pub struct Outcome {
     pub sample_rate: Option<i32>,
     /// The audio bytes, when there is audio.
     pub bytes: Option<Vec<u8>>,
+    /// Length of the audio, when there is audio.
+    pub duration_ms: Option<i32>,
 }
 
 impl Outcome {
@@ -237,7 +244,7 @@ impl Outcome {
 pub async fn outcome(pool: &PgPool, id: Uuid) -> Result<Option<Outcome>, sqlx::Error> {
     let mut conn = acquire(pool).await?;
     let query = sqlx::query_as::<_, Outcome>(
-        "SELECT j.status, j.error, j.error_code, a.sample_rate, a.bytes
+        "SELECT j.status, j.error, j.error_code, a.sample_rate, a.bytes, a.duration_ms
          FROM jobs j LEFT JOIN audio a ON a.id = j.audio_id WHERE j.id = $1",
     )
     .bind(id);

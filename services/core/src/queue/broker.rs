@@ -184,6 +184,27 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Publishes a reply to an api process's reply queue without waiting for the broker's
+    /// confirmation: replies are a fast path that may be lost (the stored audio is the
+    /// record), and a per-chunk round trip would delay every chunk.
+    pub async fn reply(&self, queue: &str, job: uuid::Uuid, reply: &super::Reply) -> Result<(), QueueError> {
+        let (props, body) = reply.encode(job);
+        let result = bounded(self.timeout, "publish", async {
+            let channel = self.channel().await?;
+            let _unconfirmed = channel
+                .basic_publish("".into(), queue.into(), BasicPublishOptions::default(), &body, props)
+                .await?;
+            Ok(())
+        })
+        .await;
+        if result.is_err() {
+            self.reset().await;
+        }
+        result
+    }
+}
+
 /// Header carrying the publish time in Unix milliseconds (AMQP's own timestamp has seconds).
 pub const PUBLISHED_AT_HEADER: &str = "x-published-at-ms";
 /// Messages published, by destination and result (confirmed, returned, failed).

@@ -19,6 +19,8 @@ pub struct Topology {
     /// `tts.jobs.dead`: jobs that exhausted their attempts or could not be read.
     /// All three are quorum queues (see [`quorum`]).
     pub dead: String,
+    /// Start of every api process's reply queue name (see [`Topology::reply_queue`]).
+    pub replies: String,
 }
 
 fn text(value: &str) -> AMQPValue {
@@ -45,7 +47,13 @@ impl Topology {
             jobs: format!("{prefix}tts.jobs"),
             retry: format!("{prefix}tts.jobs.retry"),
             dead: format!("{prefix}tts.jobs.dead"),
+            replies: format!("{prefix}tts.replies."),
         }
+    }
+
+    /// A new reply queue name, one per api process: `tts.replies.<uuid>`.
+    pub fn reply_queue(&self) -> String {
+        format!("{}{}", self.replies, uuid::Uuid::now_v7())
     }
 
     /// Declares everything; safe to repeat from every process.
