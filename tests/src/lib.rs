@@ -44,3 +44,17 @@ pub async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
         .await
         .expect("a JSON body")
 }
+
+/// Sum of every series of `family` on `url`'s `/metrics` whose line contains all of `having`.
+pub async fn metric(url: &str, family: &str, having: &[&str]) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics scraped")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| l.starts_with(family) && having.iter().all(|h| l.contains(h)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

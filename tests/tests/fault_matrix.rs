@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use orator_e2e::{Api, TestEnv, eventually};
+use orator_e2e::{Api, TestEnv, eventually, metric};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -16,20 +16,6 @@ fn body(text: &str) -> Value {
 
 async fn count(env: &TestEnv, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&env.db().await).await.unwrap()
-}
-
-/// Sum of every series of `family` whose line contains all of `having`.
-async fn metric(url: &str, family: &str, having: &[&str]) -> f64 {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(family) && having.iter().all(|h| l.contains(h)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// Every job has ended; no content was synthesised twice.
