@@ -118,3 +118,61 @@ async fn identical_requests_in_flight_share_one_stream() {
     let jobs = orator_e2e::json(api.request(reqwest::Method::GET, "/v1/jobs")).await;
     assert_eq!(jobs["data"].as_array().unwrap().len(), 1, "one job for both: {jobs}");
 }
+
+/// `(start, end, text)` of each cue of a WebVTT file, times in seconds.
+fn parse_webvtt(vtt: &str) -> Vec<(f64, f64, String)> {
+    let mut blocks = vtt.split("\n\n");
+    assert_eq!(blocks.next().map(str::trim), Some("WEBVTT"), "{vtt}");
+    let seconds = |t: &str| {
+        let parts: Vec<f64> = t.split(':').map(|p| p.parse().unwrap()).collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+    };
+    blocks
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let lines: Vec<&str> = block.lines().collect();
+            assert_eq!(lines.len(), 3, "identifier, timing, one line of text: {block:?}");
+            let (start, end) = lines[1].split_once(" --> ").expect("a timing line");
+            let text = lines[2].replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+            (seconds(start), seconds(end), text)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn captions_are_webvtt_cues_of_the_original_text_covering_the_audio() {
+    let env = TestEnv::new().await;
+    let api = env.api(&[]).await;
+    let _worker = env.worker(&[]).await;
+    let input = "Captions follow the text as written.  Even   <odd> spacing & marks!\n\nA new paragraph? It ends here.";
+    let job = api
+        .create_job(json!({"model": "tts-1", "input": input, "voice": "nova", "response_format": "wav"}))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    api.wait_for_status(id, "succeeded", Duration::from_secs(30)).await;
+    let response = api.request(reqwest::Method::GET, &format!("/v1/jobs/{id}/captions")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/vtt; charset=utf-8");
+    let cues = parse_webvtt(&response.text().await.unwrap());
+    assert_eq!(cues.len(), 4, "{cues:?}");
+    // Each cue's text is the next sentence of the input, as written (white space runs
+    // become one space: a cue is one line).
+    let mut from = 0;
+    let squeezed = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (_, _, text) in &cues {
+        let rest = &input[from..];
+        let words: Vec<&str> = text.split(' ').collect();
+        let at = rest.find(words[0]).unwrap_or_else(|| panic!("{text:?} not in the input after byte {from}"));
+        let span_end = at + rest[at..].find(words[words.len() - 1]).unwrap() + words[words.len() - 1].len();
+        assert_eq!(squeezed(&rest[at..span_end]), *text);
+        from += span_end;
+    }
+    let audio = api.request(reqwest::Method::GET, &format!("/v1/jobs/{id}/audio")).send().await.unwrap();
+    let duration = audio::decode("wav", &audio.bytes().await.unwrap(), 0).duration();
+    assert!(cues[0].0 < 0.5, "{cues:?}");
+    for pair in cues.windows(2) {
+        assert!(pair[0].0 < pair[0].1 && pair[0].1 <= pair[1].0, "{cues:?}");
+    }
+    let last_end = cues.last().unwrap().1;
+    assert!((last_end - duration).abs() < 0.5, "last cue ends at {last_end} s, audio is {duration} s");
+}

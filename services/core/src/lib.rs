@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod breaker;
 pub mod cache;
+pub mod captions;
 pub mod completion;
 pub mod config;
 pub mod db;

@@ -119,7 +119,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     id.parse().map_err(|_| ApiError::NotFound(format!("no job {id:?}")))
 }
 
-async fn owned(state: &AppState, caller: Caller, id: &str) -> Result<jobs::Job, ApiError> {
+pub(super) async fn owned(state: &AppState, caller: Caller, id: &str) -> Result<jobs::Job, ApiError> {
     let id = parse_id(id)?;
     jobs::get_owned(&state.pool, id, caller.key_id)
         .await?
@@ -301,6 +301,27 @@ async fn delete_job(
     }
 }
 
+/// The id of a job's audio, or why it has none.
+pub(super) fn audio_of(job: &jobs::Job) -> Result<Uuid, ApiError> {
+    if let Some(audio_id) = job.audio_id {
+        return Ok(audio_id);
+    }
+    if job.status() == JobStatus::Succeeded {
+        return Err(ApiError::Gone {
+            code: "audio_expired",
+            message: format!("the audio of job {} was removed by retention; request it again", job.id),
+        });
+    }
+    Err(ApiError::Conflict {
+        code: "job_not_ready",
+        message: format!(
+            "job {} is {}; audio exists once it has succeeded",
+            job.id,
+            job.status().as_str()
+        ),
+    })
+}
+
 /// The job's audio.
 #[utoipa::path(
     get,
@@ -320,22 +341,7 @@ async fn get_job_audio(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = owned(&state, caller, &id).await?;
-    let Some(audio_id) = job.audio_id else {
-        if job.status() == JobStatus::Succeeded {
-            return Err(ApiError::Gone {
-                code: "audio_expired",
-                message: format!("the audio of job {} was removed by retention; request it again", job.id),
-            });
-        }
-        return Err(ApiError::Conflict {
-            code: "job_not_ready",
-            message: format!(
-                "job {} is {}; audio exists once it has succeeded",
-                job.id,
-                job.status().as_str()
-            ),
-        });
-    };
+    let audio_id = audio_of(&job)?;
     // Gone between the two reads: deleted or reaped just now.
     let audio = audio::get(&state.pool, audio_id).await?.ok_or_else(|| ApiError::Gone {
         code: "audio_expired",

@@ -2,6 +2,7 @@
 //! OpenAPI document, the JSON 404/405 fallbacks, the body limit and instrumentation.
 
 pub mod admin;
+mod captions;
 pub mod catalog;
 pub mod jobs;
 pub mod monitoring;
@@ -53,6 +54,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(speech::router())
         .merge(jobs::router())
+        .merge(captions::router())
         .merge(catalog::router())
         .merge(monitoring::router())
         .merge(admin::router())
