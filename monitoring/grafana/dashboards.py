@@ -1280,6 +1280,7 @@ def inference() -> dict:
             [prom(f'sum by (instance) (rate(process_cpu_seconds_total{{job="orator-worker"}}[{RI}]))', "{{instance}}")],
             w=8,
         ),
+        *streaming_row(),
         *models_row(),
     ]
     return dashboard(
@@ -1289,6 +1290,69 @@ def inference() -> dict:
         "synthesis and encode latency, real-time factor, concurrency, session pool and errors.",
         items,
     )
+
+
+def streaming_row() -> list:
+    """Streamed sync answers: how soon the first audio leaves (the user-facing latency of
+    synthesis) and what the streams carry. sli:first_audio_within_1s:ratio_rate5m records
+    the same share as the stat."""
+    ttfa = "orator_speech_time_to_first_audio_seconds"
+    return [
+        row("Streaming"),
+        timeseries(
+            "Time to first audio p50 / p95 by engine",
+            "From a synthesised sync request to its first audio chunk (cache hits excluded). "
+            "Goals: 0.3 s with espeak-ng, 1 s with a neural engine, for any input length.",
+            "s",
+            [
+                prom(quantile(0.5, ttfa, "engine"), "p50 {{engine}}"),
+                prom(quantile(0.95, ttfa, "engine"), "p95 {{engine}}"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Time to first audio p95 by format",
+            "Containers differ in how much audio they hold back before the first bytes (an Ogg page, a FLAC block).",
+            "s",
+            [prom(quantile(0.95, ttfa, "format"), "{{format}}")],
+            w=8,
+        ),
+        stat(
+            "First audio within 1 s",
+            "Share of synthesised sync requests whose first chunk left within 1 s, by engine "
+            "(sli:first_audio_within_1s:ratio_rate5m).",
+            "percentunit",
+            [prom(
+                f'sum by (engine) (rate({ttfa}_bucket{{le="1"}}[{RI}])) / sum by (engine) (rate({ttfa}_count[{RI}]))',
+                "{{engine}}",
+            )],
+            w=8, h=8, thresholds=thresholds((RED, None), (ORANGE, 0.95), (GREEN, 0.99)),
+        ),
+        timeseries(
+            "Streams under way",
+            "Streamed answers between their first chunk and their end, by format.",
+            "short",
+            [prom("sum by (format) (orator_streams_active)", "{{format}}")],
+            w=8,
+        ),
+        timeseries(
+            "Streamed bytes and chunks",
+            "Audio passed on to clients per second: bytes, and chunks (one per sentence, roughly).",
+            "Bps",
+            [
+                prom(f"sum(rate(orator_stream_bytes_total[{RI}]))", "bytes/s"),
+                prom(f"sum(rate(orator_stream_chunks_total[{RI}]))", "chunks/s"),
+            ],
+            w=8,
+        ),
+        timeseries(
+            "Streams cancelled by the client",
+            "Clients that went away mid-stream, per second; their jobs still finish and fill the cache.",
+            "ops",
+            [prom(f"sum by (format) (rate(orator_streams_cancelled_total[{RI}]))", "{{format}}")],
+            w=8,
+        ),
+    ]
 
 
 def models_row() -> list:

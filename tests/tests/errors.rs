@@ -193,8 +193,8 @@ async fn every_bad_input_gets_a_4xx_naming_the_problem() {
             "voice",
         ),
         (
-            "sse, not streamed yet",
-            with("stream_format", json!("sse")),
+            "unknown stream format",
+            with("stream_format", json!("chunks")),
             400,
             "stream_format",
         ),
@@ -306,7 +306,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
             );
         }
     }
-    assert_eq!(operations, 14, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(operations, 15, "{:?}", paths.keys().collect::<Vec<_>>());
     // What every handler shares is documented where it applies.
     for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/v1/")) {
         for (method, op) in item.as_object().unwrap() {

@@ -84,7 +84,10 @@ async fn postgresql_stalled_for_10_s_bounds_every_answer_and_loses_no_accepted_j
     ];
     let api = env.api(&tight).await;
     let _worker = env.worker(&tight[1..]).await;
-    assert_eq!(api.speech(body("Before the stall.")).await.status(), 200);
+    let before = api.speech(body("Before the stall.")).await;
+    assert_eq!(before.status(), 200);
+    // The whole answer: its end comes once the job is stored.
+    before.bytes().await.unwrap();
 
     env.pg.stall();
     let load = async {

@@ -334,12 +334,20 @@ async fn audio_past_the_duration_cap_fails_at_once_with_a_clear_code() {
     assert_eq!(count(&env, "SELECT count(*) FROM audio").await, 0);
     assert!(!worker.logged("retrying later"));
 
-    // A sync caller is told it is their input: 422 naming input, not a 500.
-    let sync = api.speech(body(&format!("Once more. {long}"))).await;
+    // A sync caller whose first sentence is past the cap is told it is their input: 422
+    // naming input, not a 500.
+    let sync = api.speech(body(&long)).await;
     assert_eq!(sync.status(), 422);
     let error: Value = sync.json().await.unwrap();
     assert_eq!(error["error"]["code"], "audio_too_long");
     assert_eq!(error["error"]["param"], "input");
+    // One that passes it later has heard its first sentence: the status went out with it,
+    // so the body is cut short (never a complete-looking file) and the job says why.
+    let streamed = api.speech(body(&format!("Once more. {long}"))).await;
+    assert_eq!(streamed.status(), 200);
+    assert!(streamed.bytes().await.is_err(), "the body is cut short");
+    let jobs = orator_e2e::json(api.request(reqwest::Method::GET, "/v1/jobs")).await;
+    assert_eq!(jobs["data"][0]["error"]["code"], "audio_too_long", "{jobs}");
 
     // Short speech still works.
     assert_eq!(api.speech(body("Short.")).await.status(), 200);

@@ -308,8 +308,15 @@ async fn one_trace_shows_phonemize_infer_and_encode_under_the_job() {
             .filter(|s| s.parent_span_id == parent && s.name == name)
             .count()
     };
-    assert_eq!(children(&synth.span_id, "phonemize"), 2, "one per sentence");
-    assert_eq!(children(&synth.span_id, "infer"), 2, "one per sentence");
+    let sentences: Vec<_> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == synth.span_id && s.name == "synthesize sentence")
+        .collect();
+    assert_eq!(sentences.len(), 2, "one span per sentence under the synthesis");
+    for sentence in sentences {
+        assert_eq!(children(&sentence.span_id, "phonemize"), 1, "one per sentence");
+        assert_eq!(children(&sentence.span_id, "infer"), 1, "one per sentence");
+    }
     let encode = spans
         .iter()
         .find(|s| s.name.starts_with("encode"))

@@ -136,6 +136,7 @@ impl Speech {
     ) -> Self {
         metrics::describe_counter!(JOINED, "Sync cache misses that joined an identical job in flight.");
         metrics::counter!(JOINED).increment(0);
+        crate::stream::register();
         Self {
             pool,
             redis,

@@ -17,6 +17,18 @@ use crate::{
     speech::SpeechError,
 };
 
+/// Shows every stream series at zero from the start, so that rates and alerts have a
+/// baseline before the first stream.
+pub fn register() {
+    for format in orator_engine::AudioFormat::ALL {
+        let format = format.as_str();
+        metrics::counter!(STREAM_CHUNKS, "format" => format).increment(0);
+        metrics::counter!(STREAM_BYTES, "format" => format).increment(0);
+        metrics::counter!(STREAMS_CANCELLED, "format" => format).increment(0);
+        metrics::gauge!(STREAMS_ACTIVE, "format" => format).increment(0.0);
+    }
+}
+
 #[derive(Default)]
 struct State {
     sample_rate: Option<u32>,

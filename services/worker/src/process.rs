@@ -98,7 +98,7 @@ pub async fn handle(ctx: &Context, body: &[u8], redelivered: bool) -> Dispositio
     tracing::Span::current().record("job_id", tracing::field::display(job_id));
     if message.expired_at(chrono::Utc::now().timestamp_millis()) {
         // Its caller has given up: the engine's time goes to requests that can still be answered.
-        return match jobs::expire(&ctx.pool, job_id).await {
+        return match jobs::expire(&ctx.pool, job_id, redelivered).await {
             Ok(expired) => {
                 tracing::info!(%job_id, expired, "sync job past its deadline; not synthesised");
                 metrics::counter!(JOBS_PROCESSED, "outcome" => if expired { "expired" } else { "skipped" })

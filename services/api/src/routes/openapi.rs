@@ -75,7 +75,7 @@ pub fn document(doc: &utoipa::openapi::OpenApi, state: &AppState) -> Value {
             {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "enum": voices}}}
         ]
     });
-    body["stream_format"]["enum"] = json!(["audio", null]);
+    body["stream_format"]["enum"] = json!(["audio", "sse", null]);
     body["model"]["enum"] = json!(models);
     let mut formats: Vec<Value> = orator_engine::AudioFormat::ALL
         .iter()

@@ -375,16 +375,19 @@ pub async fn succeed(pool: &PgPool, id: Uuid, new_audio: &audio::NewAudio) -> Re
 }
 
 /// Ends a job nobody waits for any more without running it; false when it had already
-/// ended (or was taken by another worker).
-pub async fn expire(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+/// ended (or was taken by another worker). A `redelivered` message may also end a running
+/// job: its earlier delivery was never acknowledged (its worker died, or gave it back
+/// after failing to store the audio), so no one is running it any more.
+pub async fn expire(pool: &PgPool, id: Uuid, redelivered: bool) -> Result<bool, sqlx::Error> {
     let mut tx = begin(pool).await?;
     let query = sqlx::query(
         "UPDATE jobs SET status = 'expired', error = $2, error_code = $3, updated_at = now(), finished_at = now()
-         WHERE id = $1 AND status = 'queued'",
+         WHERE id = $1 AND (status = 'queued' OR ($4 AND status = 'running'))",
     )
     .bind(id)
     .bind(JobFailure::Expired.message())
-    .bind(JobFailure::Expired.code());
+    .bind(JobFailure::Expired.code())
+    .bind(redelivered);
     let expired = timed("UPDATE", TABLE, query.execute(&mut *tx)).await?.rows_affected() > 0;
     if expired {
         notify_done(&mut tx, id).await?;
