@@ -14,7 +14,13 @@ async fn sdk_streams(api: &orator_e2e::Api, model: &str) -> (Value, std::path::P
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/openai_stream_check.py");
     let python = std::env::var("ORATOR_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let status = tokio::process::Command::new(python)
-        .args([script, &format!("{}/v1", api.service.url()), &api.key, out.to_str().unwrap(), model])
+        .args([
+            script,
+            &format!("{}/v1", api.service.url()),
+            &api.key,
+            out.to_str().unwrap(),
+            model,
+        ])
         .status()
         .await
         .expect("python");
@@ -38,7 +44,10 @@ async fn the_sdk_hears_every_format_before_synthesis_ends_and_sse_carries_the_sa
     for (format, timing) in results["formats"].as_object().unwrap() {
         let (first, last) = (timing["first_s"].as_f64().unwrap(), timing["last_s"].as_f64().unwrap());
         assert!(timing["chunks"].as_u64().unwrap() > 3, "{format}: {timing}");
-        assert!(first < last / 2.0, "{format}: first byte at {first:.3} s, last at {last:.3} s");
+        assert!(
+            first < last / 2.0,
+            "{format}: first byte at {first:.3} s, last at {last:.3} s"
+        );
         let bytes = std::fs::read(out.join(format!("stream.{format}"))).unwrap();
         let decoded = audio::decode(format, &bytes, rate);
         // Codecs add at most a few frames of delay and padding.
@@ -52,7 +61,10 @@ async fn the_sdk_hears_every_format_before_synthesis_ends_and_sse_carries_the_sa
 
     let sse = &results["sse"];
     assert!(sse["deltas"].as_u64().unwrap() > 3, "{sse}");
-    assert!(sse["first_s"].as_f64().unwrap() < sse["last_s"].as_f64().unwrap() / 2.0, "{sse}");
+    assert!(
+        sse["first_s"].as_f64().unwrap() < sse["last_s"].as_f64().unwrap() / 2.0,
+        "{sse}"
+    );
     let decoded = audio::decode("mp3", &std::fs::read(out.join("sse.mp3")).unwrap(), 0);
     let frames = sse["usage"]["output_tokens"].as_f64().unwrap();
     assert!(
@@ -108,7 +120,10 @@ async fn identical_requests_in_flight_share_one_stream() {
     let api = env.api(&[]).await;
     let _worker = env.worker(&[]).await;
     let (a, b) = tokio::join!(api.speech(long("Together")), api.speech(long("Together")));
-    let sources = [a.headers()["x-orator-cache"].clone(), b.headers()["x-orator-cache"].clone()];
+    let sources = [
+        a.headers()["x-orator-cache"].clone(),
+        b.headers()["x-orator-cache"].clone(),
+    ];
     let (a, b) = tokio::join!(a.bytes(), b.bytes());
     assert_eq!(a.unwrap(), b.unwrap(), "both got the same audio");
     assert!(
@@ -150,7 +165,11 @@ async fn captions_are_webvtt_cues_of_the_original_text_covering_the_audio() {
         .await;
     let id = job["id"].as_str().unwrap();
     api.wait_for_status(id, "succeeded", Duration::from_secs(30)).await;
-    let response = api.request(reqwest::Method::GET, &format!("/v1/jobs/{id}/captions")).send().await.unwrap();
+    let response = api
+        .request(reqwest::Method::GET, &format!("/v1/jobs/{id}/captions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/vtt; charset=utf-8");
     let cues = parse_webvtt(&response.text().await.unwrap());
@@ -162,17 +181,26 @@ async fn captions_are_webvtt_cues_of_the_original_text_covering_the_audio() {
     for (_, _, text) in &cues {
         let rest = &input[from..];
         let words: Vec<&str> = text.split(' ').collect();
-        let at = rest.find(words[0]).unwrap_or_else(|| panic!("{text:?} not in the input after byte {from}"));
+        let at = rest
+            .find(words[0])
+            .unwrap_or_else(|| panic!("{text:?} not in the input after byte {from}"));
         let span_end = at + rest[at..].find(words[words.len() - 1]).unwrap() + words[words.len() - 1].len();
         assert_eq!(squeezed(&rest[at..span_end]), *text);
         from += span_end;
     }
-    let audio = api.request(reqwest::Method::GET, &format!("/v1/jobs/{id}/audio")).send().await.unwrap();
+    let audio = api
+        .request(reqwest::Method::GET, &format!("/v1/jobs/{id}/audio"))
+        .send()
+        .await
+        .unwrap();
     let duration = audio::decode("wav", &audio.bytes().await.unwrap(), 0).duration();
     assert!(cues[0].0 < 0.5, "{cues:?}");
     for pair in cues.windows(2) {
         assert!(pair[0].0 < pair[0].1 && pair[0].1 <= pair[1].0, "{cues:?}");
     }
     let last_end = cues.last().unwrap().1;
-    assert!((last_end - duration).abs() < 0.5, "last cue ends at {last_end} s, audio is {duration} s");
+    assert!(
+        (last_end - duration).abs() < 0.5,
+        "last cue ends at {last_end} s, audio is {duration} s"
+    );
 }

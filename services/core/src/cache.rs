@@ -292,6 +292,9 @@ mod tests {
         assert_eq!(CachedAudio::decode(vec![1, 2]), None);
         // An entry cached before durations were kept.
         let old = CachedAudio::decode([22_050u32.to_le_bytes().as_slice(), &[7, 8]].concat()).unwrap();
-        assert_eq!((old.sample_rate, old.duration_ms, &old.bytes[..]), (22_050, 0, &[7u8, 8][..]));
+        assert_eq!(
+            (old.sample_rate, old.duration_ms, &old.bytes[..]),
+            (22_050, 0, &[7u8, 8][..])
+        );
     }
 }

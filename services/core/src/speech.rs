@@ -13,8 +13,8 @@ use std::{
 };
 
 use chrono::Utc;
-use tracing::Instrument;
 use sqlx::PgPool;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -213,7 +213,10 @@ impl Speech {
                     me.hot.put(&key, Arc::new(audio));
                 }
                 let mut flights = me.flights.lock().expect("flights poisoned");
-                if flights.get(&key).is_some_and(|weak| weak.ptr_eq(&Arc::downgrade(&pumped))) {
+                if flights
+                    .get(&key)
+                    .is_some_and(|weak| weak.ptr_eq(&Arc::downgrade(&pumped)))
+                {
                     flights.remove(&key);
                 }
             }
@@ -223,7 +226,13 @@ impl Speech {
     }
 
     /// Creates the job and pumps its audio into `tee`; the audio's length when complete.
-    async fn lead(&self, spec: &SpeechSpec, owner: Uuid, headers: serde_json::Value, tee: &Tee) -> Result<u32, SpeechError> {
+    async fn lead(
+        &self,
+        spec: &SpeechSpec,
+        owner: Uuid,
+        headers: serde_json::Value,
+        tee: &Tee,
+    ) -> Result<u32, SpeechError> {
         let _slot = self.admission.wait_slot()?;
         self.admission.check_backlog()?;
         let id = Uuid::now_v7();

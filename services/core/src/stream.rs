@@ -148,7 +148,10 @@ impl Listener {
                     return Ok(rate);
                 }
                 if let Some(end) = &state.end {
-                    return Err(end.clone().err().unwrap_or_else(|| SpeechError::Failed((&crate::failure::JobFailure::NoSpeech).into())));
+                    return Err(end
+                        .clone()
+                        .err()
+                        .unwrap_or_else(|| SpeechError::Failed((&crate::failure::JobFailure::NoSpeech).into())));
                 }
             }
             // The listener holds the tee, so the sender outlives this wait.

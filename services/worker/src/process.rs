@@ -18,8 +18,8 @@ use orator_core::{
     queue::{Broker, JobMessage, Outgoing, Reply},
 };
 use orator_engine::{AudioFormat, Encoder, Piece, SynthesisRequest, observed, observed::ENCODE_DURATION};
-use tokio::sync::mpsc;
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::config::WorkerConfig;

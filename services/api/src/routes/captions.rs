@@ -38,13 +38,19 @@ async fn get_job_captions(
 ) -> Result<Response, ApiError> {
     let job = owned(&state, caller, &id).await?;
     let audio_id = audio_of(&job)?;
-    let cues = audio::captions(&state.pool, audio_id).await?.ok_or_else(|| ApiError::Gone {
-        code: "captions_unavailable",
-        message: format!("job {} has no captions (its audio is gone or predates them); request it again", job.id),
-    })?;
+    let cues = audio::captions(&state.pool, audio_id)
+        .await?
+        .ok_or_else(|| ApiError::Gone {
+            code: "captions_unavailable",
+            message: format!(
+                "job {} has no captions (its audio is gone or predates them); request it again",
+                job.id
+            ),
+        })?;
     let mut response = captions::webvtt(&job.input, &cues).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/vtt; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/vtt; charset=utf-8"),
+    );
     Ok(response)
 }

@@ -62,9 +62,14 @@ mod tests {
     fn events_have_openais_shapes() {
         let text = String::from_utf8(delta(b"abc").to_vec()).unwrap();
         assert_eq!(text, "data: {\"audio\":\"YWJj\",\"type\":\"speech.audio.delta\"}\n\n");
-        let done: serde_json::Value =
-            serde_json::from_str(String::from_utf8(done(10, 1001).to_vec()).unwrap().trim().strip_prefix("data: ").unwrap())
-                .unwrap();
+        let done: serde_json::Value = serde_json::from_str(
+            String::from_utf8(done(10, 1001).to_vec())
+                .unwrap()
+                .trim()
+                .strip_prefix("data: ")
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(done["type"], "speech.audio.done");
         assert_eq!(done["usage"]["input_tokens"], 10);
         assert_eq!(done["usage"]["output_tokens"], 51);

@@ -55,7 +55,8 @@ pub struct Audio {
 /// The captions stored with audio (None for audio made before captions existed).
 pub async fn captions(pool: &PgPool, id: Uuid) -> Result<Option<Vec<Cue>>, sqlx::Error> {
     let mut conn = acquire(pool).await?;
-    let query = sqlx::query_as::<_, (Option<sqlx::types::Json<Vec<Cue>>>,)>("SELECT captions FROM audio WHERE id = $1").bind(id);
+    let query = sqlx::query_as::<_, (Option<sqlx::types::Json<Vec<Cue>>>,)>("SELECT captions FROM audio WHERE id = $1")
+        .bind(id);
     let row = timed("SELECT", "audio", query.fetch_optional(&mut *conn)).await?;
     Ok(row.and_then(|(c,)| c).map(|c| c.0))
 }

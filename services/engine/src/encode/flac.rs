@@ -27,9 +27,7 @@ pub(super) struct Flac {
 
 impl Flac {
     pub(super) fn new(sample_rate: u32) -> Result<Self, EncodeError> {
-        let config = config::Encoder::default()
-            .into_verified()
-            .map_err(|(_, e)| failed(e))?;
+        let config = config::Encoder::default().into_verified().map_err(|(_, e)| failed(e))?;
         let block = config.block_size;
         let mut stream = Stream::new(sample_rate as usize, 1, 16).map_err(failed)?;
         stream.stream_info_mut().set_block_sizes(block, block).map_err(failed)?;

@@ -57,7 +57,11 @@ pub fn output_sample_rate(pcm_rate: u32, format: AudioFormat) -> u32 {
 }
 
 /// Takes whole blocks of `size` samples off the front of `pending`, leaving the rest.
-fn blocks(pending: &mut Vec<i16>, size: usize, mut each: impl FnMut(&[i16]) -> Result<(), EncodeError>) -> Result<(), EncodeError> {
+fn blocks(
+    pending: &mut Vec<i16>,
+    size: usize,
+    mut each: impl FnMut(&[i16]) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
     let whole = pending.len() / size * size;
     for block in pending[..whole].chunks(size) {
         each(block)?;

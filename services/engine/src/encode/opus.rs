@@ -97,7 +97,7 @@ impl Opus {
             let (info, granule) = if final_one && last {
                 // The end granule says where the audio stops inside the padded last frame.
                 (PacketWriteEndInfo::EndStream, (self.taken + self.pre_skip) as u64)
-            } else if final_one || self.frames % PACKETS_PER_PAGE == 0 {
+            } else if final_one || self.frames.is_multiple_of(PACKETS_PER_PAGE) {
                 (PacketWriteEndInfo::EndPage, (self.frames * FRAME) as u64)
             } else {
                 (PacketWriteEndInfo::NormalPacket, (self.frames * FRAME) as u64)
@@ -141,14 +141,8 @@ fn to_48k(samples: &[i16], rate: u32) -> Result<Vec<f32>, EncodeError> {
     }
     let fail = |e: &dyn std::fmt::Display| EncodeError::codec("Opus resampling", e.to_string());
     // The FFT resampler is exact for a fixed ratio and much cheaper than sinc interpolation.
-    let mut resampler = Fft::<f32>::new(
-        rate as usize,
-        OUTPUT_RATE as usize,
-        1_024,
-        1,
-        FixedSync::Both,
-    )
-    .map_err(|e| fail(&e))?;
+    let mut resampler =
+        Fft::<f32>::new(rate as usize, OUTPUT_RATE as usize, 1_024, 1, FixedSync::Both).map_err(|e| fail(&e))?;
     let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| fail(&e))?;
     // process_all trims the resampler's own delay, so sample 0 stays sample 0.
     let output = resampler

@@ -22,6 +22,9 @@ mod tests {
 
     #[test]
     fn little_endian_s16() {
-        assert_eq!(Raw.push(&[1, -1, 0x1234]).unwrap(), [0x01, 0x00, 0xff, 0xff, 0x34, 0x12]);
+        assert_eq!(
+            Raw.push(&[1, -1, 0x1234]).unwrap(),
+            [0x01, 0x00, 0xff, 0xff, 0x34, 0x12]
+        );
     }
 }

@@ -68,6 +68,10 @@ mod tests {
         assert_eq!(u32::from_le_bytes(first[24..28].try_into().unwrap()), 22_050);
         assert_eq!(wav.push(&[3]).unwrap(), [3, 0]);
         assert!(wav.finish().unwrap().is_empty());
-        assert_eq!(Wav::new(8_000).finish().unwrap().len(), 44, "an empty stream is still a header");
+        assert_eq!(
+            Wav::new(8_000).finish().unwrap().len(),
+            44,
+            "an empty stream is still a header"
+        );
     }
 }

@@ -312,7 +312,13 @@ impl Synthesizer for PiperEngine {
 
 impl PiperEngine {
     /// One sentence's speech, inferred in chunks of at most [`MAX_PHONEMES`].
-    async fn sentence(&self, voice: &PiperVoice, pool: &Pool, scales: [f32; 3], text: &str) -> Result<Vec<i16>, EngineError> {
+    async fn sentence(
+        &self,
+        voice: &PiperVoice,
+        pool: &Pool,
+        scales: [f32; 3],
+        text: &str,
+    ) -> Result<Vec<i16>, EngineError> {
         let phonemes = self.phonemize(voice, text).await?;
         let mut samples = Vec::new();
         for piece in phonemes::chunks(&phonemes, MAX_PHONEMES) {
