@@ -3,7 +3,7 @@
 # as Markdown (docs/benchmarks.md by default). See docs/benchmarks.md for what each figure
 # means and how it is measured.
 #
-#   scripts/bench.sh                  full run, release builds, ~6 minutes on 2 cores
+#   scripts/bench.sh                  full run, release builds, ~8 minutes on 2 cores
 #   scripts/bench.sh --smoke          seconds per phase, debug builds, report to a temp file
 #   scripts/bench.sh --out FILE       write the report to FILE
 #
@@ -11,7 +11,7 @@
 # and a bare axum server on free ports, with a database, queue prefix and Redis prefix of
 # its own, and removes all of it at the end. PostgreSQL, Redis and RabbitMQ must be local
 # (scripts/setup.sh starts them when they are not). Builds go to $CARGO_TARGET_DIR
-# (default target/). The smoke run exits non-zero unless the report has all six sections.
+# (default target/). The smoke run exits non-zero unless the report has all eight sections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,6 +48,7 @@ if $smoke; then
   bench_profile=(--profile dev)
   bench_args=(--warm-up-time 0.2 --measurement-time 0.5 --sample-size 10)
   name=bench_smoke
+  first_audio_chars=600; first_audio_rounds=1
   out=${out:-$(mktemp /tmp/orator-bench-smoke.XXXXXX.md)}
   # A debug build spends ~2 ms on a request, so wrk's 32 connections on 2 cores hold their
   # slots ~20 ms: at the release build's latency target admission would shed them, and
@@ -62,6 +63,7 @@ else
   bench_profile=()  # cargo bench's own (optimised) profile
   bench_args=(--warm-up-time 2 --measurement-time 5)
   name=bench
+  first_audio_chars=4096; first_audio_rounds=3
   out=${out:-docs/benchmarks.md}
 fi
 target_dir=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -450,6 +452,29 @@ piper_row=$(grep '^| piper, 1 session(s) x 2' <<<"$engines_table" || grep '^| pi
 piper_rtf=$(awk -F'|' '{ gsub(/ /, "", $4); print $4 }' <<<"$piper_row")
 piper_ratio=$(awk -F'|' '{ gsub(/ /, "", $6); print $6 }' <<<"$piper_row")
 
+# ---------------------------------------------------------------- 8. streaming
+# A worker and a second api with the Piper voice as well, so that both engines serve; the
+# worker is ready once its model is loaded. One request at a time, each a new text.
+log "8. streaming: first audio for ${first_audio_chars}-character inputs, each engine"
+models_dir=${ORATOR_MODELS_DIR:-$ROOT/.models}
+piper_env=(ORATOR_PIPER_VOICES="$models_dir/piper/en_US-joe-medium.onnx"
+  ORATOR_ONNXRUNTIME_LIB="$models_dir/onnxruntime/libonnxruntime.so.1.31.1")
+stop "$worker_pid"
+settle
+start worker_pid worker-piper.log env ORATOR_HTTP_ADDR="127.0.0.1:$worker_port" ORATOR_ENGINE_CONCURRENCY=2 \
+  "${piper_env[@]}" "$bin/orator-worker"
+piper_api_port=$(free_port)
+start piper_api_pid api-piper.log env ORATOR_HTTP_ADDR="127.0.0.1:$piper_api_port" "${piper_env[@]}" "$bin/orator-api"
+wait_ready "http://127.0.0.1:$piper_api_port"
+wait_ready "http://127.0.0.1:$worker_port"
+python3 scripts/first-audio.py "http://127.0.0.1:$piper_api_port" "$key" espeak-ng,piper mp3,opus,pcm \
+  "$first_audio_chars" "$first_audio_rounds" >"$work/first-audio.txt" || die "the first-audio measurement failed"
+first_audio_table=$(cat "$work/first-audio.txt")
+first_of() { awk -F'|' -v m="$1" -v f="$2" '$2 ~ " "m" " && $3 ~ " "f" " { gsub(/[ ms]/, "", $4); print $4 }' "$work/first-audio.txt"; }
+espeak_first=$(first_of espeak-ng mp3)
+piper_first=$(first_of piper mp3)
+[ -n "$espeak_first" ] && [ -n "$piper_first" ] || die "no first-audio figures"
+
 max_of() { printf '%s\n' "$@" | sort -g | tail -1; }
 api_hwm=$(max_of "${peak_api[@]}")
 worker_hwm=$(max_of "${peak_worker[@]}")
@@ -509,6 +534,8 @@ the load generator share its CPUs, as on a small single-node deployment.
 | 6 | Peak RSS, api, during the storms | $(r1 "$(max_of "${peak_storm[hits]}" "${peak_storm[misses]}")") MB | < 100 MB | $(verdict "$(max_of "${peak_storm[hits]}" "${peak_storm[misses]}") < 100") |
 | 7 | Piper real-time factor, 1 session x 2 threads | $piper_rtf | < 0.1 | $(verdict "$piper_rtf < 0.1") |
 | 7 | Piper texts/s per core / espeak-ng's | $piper_ratio | (measured) | |
+| 8 | Time to first audio, ${first_audio_chars} characters, espeak-ng (mp3) | ${espeak_first} ms | < 300 ms | $(verdict "$espeak_first < 300") |
+| 8 | Time to first audio, ${first_audio_chars} characters, Piper (mp3) | ${piper_first} ms | < 1,000 ms | $(verdict "$piper_first < 1000") |
 
 ## 1. Instrumentation overhead
 
@@ -627,6 +654,18 @@ $engines_table
 
 $engines_note
 
+## 8. Streaming: time to first audio
+
+\`scripts/first-audio.py\` against an api and a worker serving both engines ($profile build):
+${first_audio_chars}-character inputs of plain prose, a new text each time (every request a
+miss), one request at a time, read as the answer streams; medians of ${first_audio_rounds}
+round(s). The worker synthesises sentence by sentence and the api passes each sentence's
+bytes on as they arrive, so the first byte waits for one sentence, not the whole text.
+
+| Model | Format | First byte | Last byte | First / last |
+|---|---|---|---|---|
+$first_audio_table
+
 ## How to run
 
 \`\`\`sh
@@ -644,7 +683,7 @@ EOF
 mv "$out.tmp" "$out"
 
 # ---------------------------------------------------------------- self-check
-for section in "## 1. " "## 2. " "## 3. " "## 4. " "## 5. " "## 6. " "## 7. "; do
+for section in "## 1. " "## 2. " "## 3. " "## 4. " "## 5. " "## 6. " "## 7. " "## 8. "; do
   grep -q "^$section" "$out" || die "report lacks section $section"
 done
 if grep -qiw 'nan' "$out"; then die "report has a NaN figure: $out"; fi
