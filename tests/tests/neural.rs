@@ -327,3 +327,37 @@ async fn one_trace_shows_phonemize_infer_and_encode_under_the_job() {
         "encode and synthesize share the job's span"
     );
 }
+
+#[tokio::test]
+async fn the_neural_voice_streams_its_first_sentence_long_before_the_last() {
+    let env = TestEnv::new().await;
+    let piper = TestEnv::piper();
+    let api = env.api(&with(&piper, &[])).await;
+    let worker = env.worker(&with(&piper, &[])).await;
+    ready(&worker.url()).await;
+    let input = "Each sentence of this text is synthesised and sent on its own. ".repeat(12);
+    let started = std::time::Instant::now();
+    let mut response = api
+        .speech(json!({"model": "tts-1-hd", "input": input, "voice": "alloy", "response_format": "pcm"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-orator-cache"], "miss");
+    let mut arrivals = Vec::new();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        arrivals.push(started.elapsed());
+        bytes.extend_from_slice(&chunk);
+    }
+    let (first, last) = (arrivals[0], *arrivals.last().unwrap());
+    println!(
+        "piper, {} characters: first audio {first:?}, last {last:?}",
+        input.len()
+    );
+    assert!(first < last / 3, "first audio at {first:?}, last at {last:?}");
+    let decoded = audio::decode("pcm", &bytes, 22_050);
+    assert!(
+        decoded.duration() > 30.0 && decoded.rms() > 0.01,
+        "{:.1} s",
+        decoded.duration()
+    );
+}
