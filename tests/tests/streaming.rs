@@ -44,8 +44,11 @@ async fn the_sdk_hears_every_format_before_synthesis_ends_and_sse_carries_the_sa
     for (format, timing) in results["formats"].as_object().unwrap() {
         let (first, last) = (timing["first_s"].as_f64().unwrap(), timing["last_s"].as_f64().unwrap());
         assert!(timing["chunks"].as_u64().unwrap() > 3, "{format}: {timing}");
+        // Sent whole, the bytes would arrive within milliseconds of each other; streamed,
+        // they spread over the synthesis (about half a second here, more under load). Any
+        // delay before the job starts shifts both alike, so the spread is what is asserted.
         assert!(
-            first < last / 2.0,
+            last - first > 0.2,
             "{format}: first byte at {first:.3} s, last at {last:.3} s"
         );
         let bytes = std::fs::read(out.join(format!("stream.{format}"))).unwrap();
@@ -62,7 +65,7 @@ async fn the_sdk_hears_every_format_before_synthesis_ends_and_sse_carries_the_sa
     let sse = &results["sse"];
     assert!(sse["deltas"].as_u64().unwrap() > 3, "{sse}");
     assert!(
-        sse["first_s"].as_f64().unwrap() < sse["last_s"].as_f64().unwrap() / 2.0,
+        sse["last_s"].as_f64().unwrap() - sse["first_s"].as_f64().unwrap() > 0.2,
         "{sse}"
     );
     let decoded = audio::decode("mp3", &std::fs::read(out.join("sse.mp3")).unwrap(), 0);
