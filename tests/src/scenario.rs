@@ -25,7 +25,10 @@ pub fn env(admin_key: &'static str) -> Vec<(&'static str, &'static str)> {
 /// an alert through the webhook and health probes.
 pub async fn run(api: &Api, worker: &Service, admin_key: &str) {
     let speech = json!({"model": "tts-1", "input": SECRET_TEXT, "voice": "alloy", "response_format": "wav"});
-    assert_eq!(api.speech(speech.clone()).await.status(), 200);
+    let first = api.speech(speech.clone()).await;
+    assert_eq!(first.status(), 200);
+    // Read to the end, as a client does: the audio is cached once its stream is complete.
+    first.bytes().await.unwrap();
     assert_eq!(api.speech(speech).await.headers()["x-orator-cache"], "hit");
     let job = api
         .create_job(json!({"model": "tts-1", "input": "An async job.", "voice": "de"}))

@@ -224,7 +224,9 @@ async fn redis_stalled_keeps_hits_served_without_synthesising_again() {
     let _worker = env.worker(&[]).await;
     let texts: Vec<String> = (0..5).map(|i| format!("Cached before the stall {i}.")).collect();
     for t in &texts {
-        assert_eq!(api.speech(body(t)).await.status(), 200);
+        let r = api.speech(body(t)).await;
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
     }
     assert_eq!(api.speech(body(&texts[0])).await.headers()["x-orator-cache"], "hit");
 

@@ -125,8 +125,8 @@ async fn targets_are_up_and_every_dashboard_query_has_data() {
     // More traffic, spread over a few scrapes, so rates have two samples.
     for i in 0..6 {
         let body = json!({"model": "tts-1", "input": format!("Keep it flowing {i}."), "voice": "echo"});
-        api.speech(body.clone()).await;
-        api.speech(body).await;
+        api.speech(body.clone()).await.bytes().await.unwrap();
+        api.speech(body).await.bytes().await.unwrap();
         api.create_job(json!({"model": "tts-1", "input": format!("Job {i}."), "voice": "fable"}))
             .await;
         // The neural engine's panels: phonemes, sessions, real-time factor.

@@ -133,7 +133,9 @@ async fn a_hit_storm_is_shed_with_503_and_never_becomes_synthesis() {
     let worker = env.worker(&[]).await;
     let body =
         json!({"model": "tts-1", "input": "A storm of the same words.", "voice": "alloy", "response_format": "wav"});
-    assert_eq!(api.speech(body.clone()).await.status(), 200, "warm the cache");
+    let warm = api.speech(body.clone()).await;
+    assert_eq!(warm.status(), 200, "warm the cache");
+    warm.bytes().await.unwrap();
     let jobs_before = jobs(&env).await;
 
     // ~8 x (1 / 0.1 s) = 80/s at most; send 400/s for 3 s.

@@ -436,8 +436,8 @@ async fn the_summary_reports_engine_cache_queues_jobs_and_requests() {
     let api = env.api(&[]).await;
     let _worker = env.worker(&[]).await;
     let body = json!({"model": "tts-1", "input": "Summarise me.", "voice": "ash"});
-    api.speech(body.clone()).await;
-    api.speech(body).await;
+    api.speech(body.clone()).await.bytes().await.unwrap();
+    api.speech(body).await.bytes().await.unwrap();
     let summary: Value = orator_e2e::json(api.http.get(api.url("/monitoring/summary"))).await;
     assert_eq!(summary["engines"][0]["name"], "espeak-ng");
     assert!(summary["engines"][0]["voices"].as_u64().unwrap() > 100, "{summary}");
