@@ -1,5 +1,6 @@
-//! Inference metrics and spans around any [`Synthesizer`] and [`encode`]: duration,
-//! real-time factor, characters, concurrency and errors, all labelled by engine.
+//! Inference metrics and spans around any [`Synthesizer`]: duration, real-time factor,
+//! characters, concurrency and errors, all labelled by engine. The names of the encode and
+//! model metrics live here too, next to the rest of the inference catalogue.
 
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use tracing::{Instrument, field::Empty};
 
 use tokio::sync::mpsc;
 
-use crate::{AudioFormat, EncodeError, EngineError, Pcm, Pieces, SynthesisRequest, Synthesizer, encode};
+use crate::{EngineError, Pieces, SynthesisRequest, Synthesizer};
 
 /// Synthesis time by engine and voice.
 pub const DURATION: &str = "orator_inference_duration_seconds";
@@ -222,20 +223,6 @@ pub async fn synthesize(engine: &dyn Synthesizer, request: &SynthesisRequest, ou
         }
     }
     result.map(|()| audio)
-}
-
-/// Encodes in an `encode` span (CPU-bound: call it from a blocking thread).
-pub fn encode_observed(pcm: &Pcm, format: AudioFormat) -> Result<Vec<u8>, EncodeError> {
-    let span = tracing::info_span!("encode", otel.name = format!("encode {format}"), orator.format = %format, otel.status_code = Empty);
-    let _entered = span.enter();
-    let start = Instant::now();
-    let result = encode(pcm, format);
-    metrics::histogram!(ENCODE_DURATION, "format" => format.as_str()).record(start.elapsed().as_secs_f64());
-    if let Err(e) = &result {
-        span.record("otel.status_code", "ERROR");
-        tracing::warn!(exception.message = %e, "encoding failed");
-    }
-    result
 }
 
 #[cfg(test)]

@@ -156,10 +156,11 @@ pub async fn handle(ctx: &Context, body: &[u8], redelivered: bool) -> Dispositio
     }
 }
 
-/// What an attempt made: the audio to store, and the chunks it streamed on the way.
+/// What an attempt made: the audio to store, and the chunks it streamed on the way (`None`
+/// when nothing was streamed, or streaming broke off).
 struct Made {
     audio: NewAudio,
-    chunks: u32,
+    chunks: Option<u32>,
 }
 
 async fn attempt(ctx: &Context, job: &jobs::Job) -> Result<Made, AttemptError> {
@@ -206,7 +207,8 @@ struct Encoded<'a> {
     bytes: Vec<u8>,
     cues: Vec<Cue>,
     sample_rate: u32,
-    chunks: u32,
+    /// Chunks streamed so far; `None` once streaming stopped (or never started).
+    chunks: Option<u32>,
     reply_to: Option<&'a str>,
 }
 
@@ -217,18 +219,19 @@ impl Encoded<'_> {
         if bytes.is_empty() {
             return;
         }
-        if let Some(queue) = self.reply_to {
+        if let (Some(queue), Some(sent)) = (self.reply_to, self.chunks) {
             let chunk = Reply::Chunk {
                 attempt: job.attempts,
-                seq: self.chunks,
+                seq: sent,
                 sample_rate: self.sample_rate,
                 bytes: bytes.clone().into(),
             };
             match ctx.broker.reply(queue, job.id, &chunk).await {
-                Ok(()) => self.chunks += 1,
+                Ok(()) => self.chunks = Some(sent + 1),
                 Err(e) => {
+                    // No end marker either: the request sees the gap and reads the record.
                     tracing::warn!(job_id = %job.id, error = %e, "streaming the audio failed; it is stored as usual");
-                    self.reply_to = None;
+                    self.chunks = None;
                 }
             }
         }
@@ -248,11 +251,15 @@ async fn encode<'a>(
         bytes: Vec::new(),
         cues: Vec::new(),
         sample_rate: 0,
-        chunks: 0,
-        // Only a sync job has a request waiting for it.
-        reply_to: job.reply_to.as_deref().filter(|_| job.mode.0 == JobMode::Sync),
+        chunks: Some(0),
+        reply_to: reply_to(job),
     };
-    let span = tracing::info_span!("encode", otel.name = format!("encode {format}"), orator.format = %format);
+    let span = tracing::info_span!(
+        "encode",
+        otel.name = format!("encode {format}"),
+        orator.format = %format,
+        otel.status_code = tracing::field::Empty,
+    );
     let mut encoder: Option<Box<dyn Encoder>> = None;
     let mut samples = 0usize;
     let mut busy = Duration::ZERO;
@@ -302,6 +309,10 @@ async fn run_encoder(
         let _entered = span.enter();
         let started = Instant::now();
         let bytes = step(encoder.as_mut());
+        if let Err(e) = &bytes {
+            span.record("otel.status_code", "ERROR");
+            tracing::warn!(exception.message = %e, "encoding failed");
+        }
         (encoder, bytes, started.elapsed())
     })
     .await?)
@@ -348,10 +359,15 @@ async fn store(ctx: &Context, job: &jobs::Job, made: Made, started: Instant) -> 
     }
 }
 
+/// Where a job's audio streams to: only a sync job has a request waiting for it.
+fn reply_to(job: &jobs::Job) -> Option<&str> {
+    job.reply_to.as_deref().filter(|_| job.mode.0 == JobMode::Sync)
+}
+
 /// Tells the waiting request that the stream is complete and the audio stored (so that an
 /// identical request made now is a cache hit).
-async fn end_stream(ctx: &Context, job: &jobs::Job, chunks: u32, duration_ms: u32) {
-    let Some(queue) = job.reply_to.as_deref().filter(|_| job.mode.0 == JobMode::Sync) else {
+async fn end_stream(ctx: &Context, job: &jobs::Job, chunks: Option<u32>, duration_ms: u32) {
+    let (Some(queue), Some(chunks)) = (reply_to(job), chunks) else {
         return;
     };
     let end = Reply::End {
