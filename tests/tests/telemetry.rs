@@ -451,3 +451,43 @@ async fn the_summary_reports_engine_cache_queues_jobs_and_requests() {
     assert!(summary["requests"]["total"].as_f64().unwrap() >= 2.0);
     assert!(summary["uptime_seconds"].is_u64());
 }
+
+#[tokio::test]
+async fn without_a_collector_the_service_says_so_once_counts_every_failure_and_stops_quickly() {
+    let env = TestEnv::new().await;
+    // Nothing listens there; the default filter, as a user's first run has it.
+    let nowhere = format!("http://127.0.0.1:{}", orator_e2e::monitoring::free_port());
+    let api = env
+        .api(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", nowhere.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", orator_telemetry::logging::DEFAULT_FILTER),
+        ])
+        .await;
+    let url = api.service.url();
+    for _ in 0..5 {
+        reqwest::get(format!("{url}/v1/models")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    eventually("several failed exports", Duration::from_secs(10), || async {
+        (orator_e2e::metric(&url, "otel_export_failures_total", &[]).await >= 3.0).then_some(())
+    })
+    .await;
+    let logs = api.service.logs();
+    let warnings = logs.iter().filter(|l| l.contains("trace export failed")).count();
+    assert_eq!(warnings, 1, "one warning, not one per batch");
+    assert!(
+        !logs.iter().any(|l| l.contains("ExportError")),
+        "the SDK's own error lines are not shown"
+    );
+
+    let mut service = api.service;
+    let stopping = std::time::Instant::now();
+    service.terminate();
+    service.wait(Duration::from_secs(10)).await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?} without a collector",
+        stopping.elapsed()
+    );
+}

@@ -65,8 +65,9 @@ impl Drop for Guard {
 /// Installs logs, traces and metrics for `service`. Call once, inside the Tokio runtime
 /// (the gRPC exporter needs it). `buckets` overrides histogram buckets per metric name.
 pub fn init(service: ServiceInfo, buckets: &[(&str, &[f64])]) -> Result<Guard, InitError> {
+    let format = logging::LogFormat::from_env(service.metrics_namespace).map_err(InitError::Config)?;
     let traces = traces::Tracing::from_env(service)?;
-    logging::init(service, traces.tracer());
+    logging::init(service, traces.tracer(), format);
     let metrics = metrics::install(buckets)?;
     http::describe();
     instrument::describe();

@@ -1,6 +1,7 @@
-//! JSON logs on stdout, one object a line: `timestamp`, `level`, `message`, `target`,
-//! `service`, `trace_id`, `span_id`, the fields of every enclosing span (such as
-//! `request_id`) and the event's own fields.
+//! Logs on stdout. For machines (the default when stdout is not a terminal), JSON, one
+//! object a line: `timestamp`, `level`, `message`, `target`, `service`, `trace_id`,
+//! `span_id`, the fields of every enclosing span (such as `request_id`) and the event's own
+//! fields. For a person at a terminal, tracing-subscriber's coloured text.
 //!
 //! Written for the hot path: each span renders its fields to JSON once, when they are
 //! recorded, and each event writes its line straight into one reused buffer — no map of
@@ -18,8 +19,42 @@ use tracing_subscriber::{EnvFilter, Layer, layer::Context, prelude::*, registry:
 
 use crate::ServiceInfo;
 
-/// Filter used when `RUST_LOG` is unset; lapin's own I/O loop span is noise at INFO.
-pub const DEFAULT_FILTER: &str = "info,lapin=warn,sqlx=warn,tower_http=warn,opentelemetry=warn";
+/// Filter used when `RUST_LOG` is unset; lapin's own I/O loop span is noise at INFO. The
+/// OpenTelemetry SDK logs an error for every batch it cannot export; the exporter wrapper
+/// in [`crate::traces`] says it once instead and counts every failure.
+pub const DEFAULT_FILTER: &str =
+    "info,lapin=warn,sqlx=warn,tower_http=warn,opentelemetry=warn,opentelemetry_sdk=off,opentelemetry_otlp=warn";
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object a line (for collectors).
+    Json,
+    /// Human-readable, coloured text.
+    Pretty,
+}
+
+impl LogFormat {
+    /// From `<NAMESPACE>_LOG_FORMAT` (`ORATOR_LOG_FORMAT` for Orator): `json`, `pretty`, or
+    /// `auto` (the default), which is pretty when stdout is a terminal and JSON otherwise.
+    pub fn from_env(namespace: &str) -> Result<Self, String> {
+        let name = format!("{}_LOG_FORMAT", namespace.to_ascii_uppercase());
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        Self::parse(std::env::var(&name).ok().as_deref(), terminal)
+            .map_err(|other| format!("invalid value {other:?} for {name}: expected json, pretty or auto"))
+    }
+
+    /// The format `value` names, given whether stdout is a terminal; the value when unknown.
+    fn parse(value: Option<&str>, terminal: bool) -> Result<Self, String> {
+        match value.map(str::trim) {
+            None | Some("" | "auto") if terminal => Ok(Self::Pretty),
+            None | Some("" | "auto") => Ok(Self::Json),
+            Some("json") => Ok(Self::Json),
+            Some("pretty") => Ok(Self::Pretty),
+            Some(other) => Err(other.to_owned()),
+        }
+    }
+}
 
 /// Keys every line has; a field of the same name is left out rather than repeated.
 const RESERVED: [&str; 7] = [
@@ -33,8 +68,8 @@ const RESERVED: [&str; 7] = [
 ];
 
 /// Installs the global subscriber: the filter from `RUST_LOG`, the OpenTelemetry layer and
-/// the JSON lines.
-pub fn init(service: ServiceInfo, tracer: opentelemetry_sdk::trace::SdkTracer) {
+/// the lines in `format`.
+pub fn init(service: ServiceInfo, tracer: opentelemetry_sdk::trace::SdkTracer, format: LogFormat) {
     opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let otel = tracing_opentelemetry::layer()
@@ -44,7 +79,8 @@ pub fn init(service: ServiceInfo, tracer: opentelemetry_sdk::trace::SdkTracer) {
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(otel)
-        .with(JsonLines { service: service.name })
+        .with((format == LogFormat::Json).then_some(JsonLines { service: service.name }))
+        .with((format == LogFormat::Pretty).then(tracing_subscriber::fmt::layer))
         .try_init();
 }
 
@@ -224,6 +260,15 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for JsonLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_is_pretty_at_a_terminal_and_json_elsewhere() {
+        assert_eq!(LogFormat::parse(None, true), Ok(LogFormat::Pretty));
+        assert_eq!(LogFormat::parse(Some("auto"), false), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::parse(Some(" json "), true), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::parse(Some("pretty"), false), Ok(LogFormat::Pretty));
+        assert_eq!(LogFormat::parse(Some("yaml"), false), Err("yaml".to_owned()));
+    }
 
     #[test]
     fn a_line_has_each_key_once_with_the_event_winning() {

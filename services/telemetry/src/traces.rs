@@ -13,7 +13,17 @@ use opentelemetry_sdk::{
     trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter},
 };
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::{InitError, ServiceInfo};
+
+/// Where spans go: the configured endpoint, or the OpenTelemetry default the SDK uses when
+/// none is set (OTLP/gRPC on localhost:4317, or :4318 for http/protobuf).
+fn endpoint() -> String {
+    env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        .unwrap_or_else(|| "the default, localhost:4317 (gRPC) or :4318 (HTTP)".into())
+}
 
 /// Counter of spans the exporter delivered.
 pub const SPANS_EXPORTED: &str = "otel_exported_spans_total";
@@ -63,7 +73,10 @@ impl Tracing {
                     )));
                 }
             };
-            builder = builder.with_batch_exporter(Counting(exporter));
+            builder = builder.with_batch_exporter(Counting {
+                inner: exporter,
+                failing: AtomicBool::new(false),
+            });
         }
         Ok(Self {
             provider: builder.build(),
@@ -76,9 +89,10 @@ impl Tracing {
     }
 
     /// Flushes pending spans and stops the exporter.
+    /// Flushes what is left and stops, within [`SHUTDOWN_TIMEOUT`]: without a collector the
+    /// export would otherwise wait for its own timeout (10 s) before the process can exit.
     pub fn shutdown(&self) {
-        let _ = self.provider.force_flush();
-        let _ = self.provider.shutdown();
+        let _ = self.provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT);
     }
 }
 
@@ -101,31 +115,52 @@ fn resource(service: ServiceInfo) -> Resource {
     builder.build()
 }
 
+/// Longest a shutdown waits for the last spans to leave.
+pub const SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Wraps an exporter to count what it delivers and what fails, so a missing collector is
-/// visible on `/metrics` instead of only in stderr.
+/// visible on `/metrics`; the logs say so once when exports start failing and once when
+/// they work again, not at every batch.
 #[derive(Debug)]
-struct Counting<E>(E);
+struct Counting<E> {
+    inner: E,
+    failing: AtomicBool,
+}
 
 impl<E: SpanExporter> SpanExporter for Counting<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len() as u64;
-        let result = self.0.export(batch).await;
+        let result = self.inner.export(batch).await;
         match &result {
-            Ok(()) => metrics::counter!(SPANS_EXPORTED).increment(spans),
-            Err(_) => metrics::counter!(EXPORT_FAILURES).increment(1),
+            Ok(()) => {
+                metrics::counter!(SPANS_EXPORTED).increment(spans);
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("trace export works again");
+                }
+            }
+            Err(e) => {
+                metrics::counter!(EXPORT_FAILURES).increment(1);
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        error = %e,
+                        endpoint = %endpoint(),
+                        "trace export failed; spans are dropped until the collector answers (otel_export_failures_total counts every failed batch)"
+                    );
+                }
+            }
         }
         result
     }
 
     fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
+        self.inner.shutdown_with_timeout(timeout)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
+        self.inner.force_flush()
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource);
+        self.inner.set_resource(resource);
     }
 }
