@@ -10,12 +10,7 @@ use orator_core::{
     db::api_keys,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
 };
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::net::IpAddr;
 
 use uuid::Uuid;
 
@@ -99,49 +94,5 @@ fn failed(state: &AppState, client: IpAddr) -> ApiError {
     match state.auth_failures.hit(&client) {
         Ok(()) => ApiError::Unauthorized("invalid API key"),
         Err(after) => ApiError::RateLimited(after),
-    }
-}
-
-/// Recently looked-up keys, by digest, so a busy client costs one database lookup per `ttl`
-/// instead of one per request; unknown keys are remembered too, so repeating a bad key costs
-/// no lookup. A revoked key keeps working for at most `ttl`.
-#[derive(Clone)]
-pub struct KeyCache {
-    ttl: Duration,
-    entries: Arc<Mutex<HashMap<Vec<u8>, Entry>>>,
-}
-
-/// A key's id (`None`: no such key) and when it was looked up.
-type Entry = (Option<Uuid>, Instant);
-
-/// More distinct keys than this and the cache starts over: memory stays bounded.
-const MAX_KEYS: usize = 10_000;
-
-impl KeyCache {
-    /// A cache whose entries live `ttl` (zero disables it).
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Arc::default(),
-        }
-    }
-
-    fn get(&self, digest: &[u8]) -> Option<Option<Uuid>> {
-        let entries = self.entries.lock().expect("key cache poisoned");
-        entries
-            .get(digest)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(id, _)| *id)
-    }
-
-    fn put(&self, digest: Vec<u8>, id: Option<Uuid>) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.lock().expect("key cache poisoned");
-        if entries.len() >= MAX_KEYS {
-            entries.clear();
-        }
-        entries.insert(digest, (id, Instant::now()));
     }
 }

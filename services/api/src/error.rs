@@ -206,3 +206,127 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orator_core::failure::StoredFailure;
+
+    /// Status, `Retry-After` and the JSON body of an error's response.
+    async fn answer(e: ApiError) -> (u16, Option<String>, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status().as_u16();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    fn failure(code: &str) -> StoredFailure {
+        StoredFailure {
+            code: code.into(),
+            message: format!("failed: {code}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_error_maps_to_its_status_code_and_openai_shape() {
+        let cases: Vec<(ApiError, u16, &str, &str, Option<&str>)> = vec![
+            (
+                InvalidInput::new("speed", "invalid_speed", "too fast").into(),
+                400,
+                "invalid_request_error",
+                "invalid_speed",
+                None,
+            ),
+            (
+                InvalidInput {
+                    fault: Fault::Unprocessable,
+                    ..InvalidInput::new("input", "no_speakable_text", "nothing")
+                }
+                .into(),
+                422,
+                "invalid_request_error",
+                "no_speakable_text",
+                None,
+            ),
+            (
+                ApiError::Unauthorized("invalid API key"),
+                401,
+                "authentication_error",
+                "invalid_api_key",
+                None,
+            ),
+            (
+                ApiError::RateLimited(Duration::from_millis(1500)),
+                429,
+                "rate_limit_error",
+                "rate_limit_exceeded",
+                Some("1"),
+            ),
+            (
+                SpeechError::Overloaded(Rejection::cache_busy()).into(),
+                503,
+                "server_error",
+                "overloaded",
+                Some("1"),
+            ),
+            (
+                SpeechError::Timeout(Duration::from_secs(30)).into(),
+                504,
+                "timeout_error",
+                "synthesis_timeout",
+                None,
+            ),
+            (
+                SpeechError::Failed(failure("audio_too_long")).into(),
+                422,
+                "invalid_request_error",
+                "audio_too_long",
+                None,
+            ),
+            (
+                SpeechError::KeyReused(uuid::Uuid::nil()).into(),
+                422,
+                "invalid_request_error",
+                "idempotency_key_reused",
+                None,
+            ),
+            (
+                SpeechError::Db(Arc::new(sqlx::Error::PoolTimedOut)).into(),
+                503,
+                "server_error",
+                "storage_unavailable",
+                Some("2"),
+            ),
+            (
+                ApiError::NotFound("no job x".into()),
+                404,
+                "invalid_request_error",
+                "not_found",
+                None,
+            ),
+        ];
+        for (error, status, kind, code, retry) in cases {
+            let (got, retry_after, body) = answer(error).await;
+            assert_eq!(got, status, "{body}");
+            assert_eq!(body["error"]["type"], kind, "{body}");
+            assert_eq!(body["error"]["code"], code, "{body}");
+            assert!(
+                body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{body}"
+            );
+            assert_eq!(retry_after.as_deref(), retry, "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_field_error_names_its_param_and_an_input_failure_names_input() {
+        let (_, _, body) = answer(InvalidInput::new("voice", "unknown_voice", "no such voice").into()).await;
+        assert_eq!(body["error"]["param"], "voice");
+        let (_, _, body) = answer(SpeechError::Failed(failure("no_speech")).into()).await;
+        assert_eq!(body["error"]["param"], "input");
+    }
+}

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod key_cache;
 pub mod keys;
 pub mod limits;
 pub mod listener;

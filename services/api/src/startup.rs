@@ -121,7 +121,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         metrics: telemetry.metrics(),
         started: std::time::Instant::now(),
         faults: FaultSwitch::start(redis_for_faults, config.faults, Duration::from_secs(1)),
-        keys: crate::auth::KeyCache::new(config.auth_cache_ttl),
+        keys: crate::key_cache::KeyCache::new(config.auth_cache_ttl),
         auth_failures: WindowLimit::new(config.auth_failures_per_minute, Duration::from_secs(60)),
         local_rate: WindowLimit::new(config.rate_limit, config.rate_limit_window),
         config: Arc::new(config.clone()),

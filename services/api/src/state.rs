@@ -35,7 +35,7 @@ pub struct AppState {
     /// Injected faults in force.
     pub faults: FaultSwitch,
     /// Recently authenticated keys.
-    pub keys: crate::auth::KeyCache,
+    pub keys: crate::key_cache::KeyCache,
     /// Failed authentications per client address.
     pub auth_failures: WindowLimit<std::net::IpAddr>,
     /// The per-key rate limit while Redis is unavailable.

@@ -1,8 +1,9 @@
 //! espeak-ng, run as a subprocess.
 //!
-//! espeak-ng is GPL-3, so it is only ever executed, never linked. A process per request costs
-//! ~16 ms per sentence (FACTS.md), which buys isolation: the library keeps global state and
-//! could speak only one text at a time per process.
+//! espeak-ng is GPL-3, so it is only ever executed, never linked. A process costs about
+//! 12 ms of start-up (measured on 2 cores: 48 one-sentence runs took 0.60 s, one run of the
+//! same 48 sentences 0.17 s), which buys isolation: the library keeps global state and could
+//! speak only one text at a time per process.
 
 mod voices;
 mod wav;
