@@ -26,6 +26,8 @@ pub struct Group {
 pub struct Metric {
     /// Family name as exposed.
     pub name: String,
+    /// The source file that names it (where its name constant lives).
+    pub source: String,
     /// counter, gauge or histogram.
     #[serde(rename = "type")]
     pub kind: String,
@@ -62,6 +64,29 @@ impl Catalogue {
             .flat_map(|g| &g.metrics)
             .filter(|m| m.emitted_by.iter().any(|b| b == binary))
             .map(|m| (m.name.clone(), m.kind.clone()))
+            .collect()
+    }
+
+    /// Metrics whose `source` file does not name them: the file is missing, or its text
+    /// lacks the family's name (`process_*` families come from the metrics-process collector
+    /// and `<namespace>_build_info` from a format string, so for those the file must start
+    /// that collector or build that name).
+    pub fn misplaced_sources(&self) -> Vec<String> {
+        self.metrics()
+            .filter_map(|m| {
+                let path = repo_root().join(&m.source);
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    return Some(format!("{}: {} does not exist", m.name, m.source));
+                };
+                let named = if m.name.starts_with("process_") {
+                    text.contains("metrics_process::Collector")
+                } else if m.name.ends_with("_build_info") {
+                    text.contains("_build_info\"")
+                } else {
+                    text.contains(&format!("\"{}\"", m.name))
+                };
+                (!named).then(|| format!("{}: not named in {}", m.name, m.source))
+            })
             .collect()
     }
 

@@ -99,6 +99,16 @@ async fn both_metrics_endpoints_expose_exactly_the_catalogue() {
 }
 
 #[test]
+fn every_catalogued_metric_names_the_file_that_defines_it() {
+    let misplaced = Catalogue::load().misplaced_sources();
+    assert!(
+        misplaced.is_empty(),
+        "fix `source:` in monitoring/metrics.yaml:\n{}",
+        misplaced.join("\n")
+    );
+}
+
+#[test]
 fn docs_metrics_md_matches_the_catalogue() {
     let rendered = Catalogue::load().markdown();
     let path = repo_root().join("docs/metrics.md");

@@ -109,11 +109,8 @@ pub fn describe() {
         "Time to get a pooled database connection."
     );
     describe_gauge!(
-        "db_client_connection_count",
+        crate::db::CONNECTION_COUNT,
         "Pooled database connections by state (idle, used)."
     );
-    describe_gauge!(
-        "db_client_connection_max",
-        "Largest size the database pool may grow to."
-    );
+    describe_gauge!(crate::db::CONNECTION_MAX, "Largest size the database pool may grow to.");
 }

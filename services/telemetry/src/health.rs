@@ -109,12 +109,8 @@ impl Registry {
                 (Err(_), Criticality::Critical) => Status::Unhealthy,
                 (Err(_), Criticality::Optional) => Status::Degraded,
             };
-            metrics::gauge!("health_check_status", "check" => check.name()).set(if outcome.is_ok() {
-                1.0
-            } else {
-                0.0
-            });
-            metrics::histogram!("health_check_duration_seconds", "check" => check.name()).record(latency);
+            metrics::gauge!(CHECK_STATUS, "check" => check.name()).set(if outcome.is_ok() { 1.0 } else { 0.0 });
+            metrics::histogram!(CHECK_DURATION, "check" => check.name()).record(latency);
             let (details, error) = match outcome {
                 Ok(details) => (details, None),
                 Err(e) => (None, Some(e)),

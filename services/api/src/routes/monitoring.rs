@@ -7,6 +7,7 @@ use orator_core::{
     cache::CACHE_OPERATIONS,
     db::{jobs, outbox},
     gauges,
+    metrics::{AUTH_FAILURES, RATE_LIMITED},
 };
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -76,9 +77,9 @@ async fn summary(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
             "server_errors": status('5'),
         },
         "errors": {
-            "auth_failures": snapshot.get("orator_auth_failures_total").copied().unwrap_or(0.0),
-            "rate_limited": snapshot.get("orator_rate_limited_requests_total").copied().unwrap_or(0.0),
-            "trace_export_failures": snapshot.get("otel_export_failures_total").copied().unwrap_or(0.0),
+            "auth_failures": snapshot.get(AUTH_FAILURES).copied().unwrap_or(0.0),
+            "rate_limited": snapshot.get(RATE_LIMITED).copied().unwrap_or(0.0),
+            "trace_export_failures": snapshot.get(orator_telemetry::traces::EXPORT_FAILURES).copied().unwrap_or(0.0),
         },
     })))
 }

@@ -89,6 +89,10 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// `db.client.connection.wait_time`: how long callers waited for a pooled connection.
 pub const CONNECTION_WAIT: &str = "db_client_connection_wait_time_seconds";
+/// Pooled connections by state (idle, used).
+pub const CONNECTION_COUNT: &str = "db_client_connection_count";
+/// Largest size the pool may grow to.
+pub const CONNECTION_MAX: &str = "db_client_connection_max";
 
 /// A pooled connection, recording how long the pool made us wait.
 pub(crate) async fn acquire(pool: &PgPool) -> Result<PoolConnection<Postgres>, sqlx::Error> {
@@ -134,7 +138,7 @@ async fn client_bounded<T>(work: impl Future<Output = Result<T, sqlx::Error>>) -
 pub fn record_pool_stats(pool: &PgPool) {
     let size = f64::from(pool.size());
     let idle = pool.num_idle() as f64;
-    metrics::gauge!("db_client_connection_count", "state" => "idle").set(idle);
-    metrics::gauge!("db_client_connection_count", "state" => "used").set(size - idle);
-    metrics::gauge!("db_client_connection_max").set(f64::from(pool.options().get_max_connections()));
+    metrics::gauge!(CONNECTION_COUNT, "state" => "idle").set(idle);
+    metrics::gauge!(CONNECTION_COUNT, "state" => "used").set(size - idle);
+    metrics::gauge!(CONNECTION_MAX).set(f64::from(pool.options().get_max_connections()));
 }
