@@ -251,7 +251,7 @@ async fn encode<'a>(
         bytes: Vec::new(),
         cues: Vec::new(),
         sample_rate: 0,
-        chunks: Some(0),
+        chunks: reply_to(job).map(|_| 0),
         reply_to: reply_to(job),
     };
     let span = tracing::info_span!(
@@ -481,4 +481,179 @@ async fn give_up(ctx: &Context, job: &jobs::Job, failure: &JobFailure, deadline_
     };
     metrics::counter!(DEAD_LETTERED, "reason" => reason).increment(1);
     Disposition::Ack
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use orator_core::{breaker::BreakerConfig, queue::Topology};
+    use orator_engine::{EngineError, Pcm, Pieces, Synthesizer, VoiceInfo};
+
+    use super::*;
+
+    /// An engine with a fixed script: for each sentence, `speech` samples of a tone and
+    /// `pause` of silence at 8 kHz; or a failure; or no end at all.
+    enum Script {
+        Speak { speech: usize, pause: usize },
+        Fail(fn() -> EngineError),
+        Hang,
+    }
+
+    #[async_trait::async_trait]
+    impl Synthesizer for Script {
+        fn name(&self) -> &'static str {
+            "script"
+        }
+        fn voices(&self) -> &[VoiceInfo] {
+            &[]
+        }
+        async fn synthesize_stream(&self, req: &SynthesisRequest, out: Pieces) -> Result<(), EngineError> {
+            let (speech, pause) = match self {
+                Self::Speak { speech, pause } => (*speech, *pause),
+                Self::Fail(error) => return Err(error()),
+                Self::Hang => std::future::pending().await,
+            };
+            for sentence in orator_engine::sentences::split(&req.text) {
+                let mut samples: Vec<i16> = (0..speech).map(|i| ((i % 50) as i16 - 25) * 800).collect();
+                samples.resize(speech + pause, 0);
+                let piece = Piece {
+                    pcm: Pcm {
+                        samples,
+                        sample_rate: 8_000,
+                    },
+                    text: sentence.range,
+                    speech,
+                };
+                out.send(piece).await.map_err(|_| EngineError::Closed)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// A context whose servers are never reached: a job without a waiting request touches
+    /// neither the broker nor the stores during its attempt.
+    fn context(engine: Script, synthesis_timeout: Duration) -> Context {
+        let nowhere = "127.0.0.1:1";
+        let mut config = WorkerConfig::from_env().expect("defaults");
+        config.synthesis_timeout = synthesis_timeout;
+        Context {
+            pool: sqlx::postgres::PgPoolOptions::new()
+                .connect_lazy(&format!("postgres://nobody@{nowhere}/none"))
+                .unwrap(),
+            redis: Redis::new(
+                &format!("redis://{nowhere}"),
+                "test:",
+                Duration::from_millis(100),
+                1,
+                orator_core::breaker::Breaker::new(
+                    BreakerConfig {
+                        failures: 1,
+                        open_for: Duration::from_secs(1),
+                    },
+                    "test_breaker_open",
+                ),
+            )
+            .unwrap(),
+            broker: Arc::new(Broker::new(
+                format!("amqp://{nowhere}"),
+                "test",
+                Topology::new("test."),
+                Duration::from_millis(100),
+            )),
+            engines: orator_engine::Engines::new([Arc::new(engine) as Arc<dyn Synthesizer>]),
+            config,
+            encoders: tokio::sync::Semaphore::new(1),
+        }
+    }
+
+    fn job(input: &str, format: &str) -> jobs::Job {
+        let now = chrono::Utc::now();
+        jobs::Job {
+            id: uuid::Uuid::now_v7(),
+            api_key_id: None,
+            mode: jobs::ModeColumn(JobMode::Async),
+            status: jobs::StatusColumn(orator_core::domain::JobStatus::Running),
+            model: "script".into(),
+            engine: "script".into(),
+            voice: "any".into(),
+            format: format.into(),
+            speed: 1.0,
+            input: input.into(),
+            text_sha256: String::new(),
+            text_length: input.chars().count() as i32,
+            cache_key: String::new(),
+            attempts: 1,
+            error: None,
+            error_code: None,
+            audio_id: None,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            reply_to: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attempt_encodes_every_sentence_and_times_each_for_captions() {
+        let ctx = context(
+            Script::Speak {
+                speech: 4_000,
+                pause: 2_000,
+            },
+            Duration::from_secs(5),
+        );
+        let input = "First one. Second one!  Third?";
+        let made = attempt(&ctx, &job(input, "wav")).await.expect("audio");
+        assert_eq!(made.chunks, None, "nothing streamed without a waiting request");
+        let audio = made.audio;
+        assert_eq!(
+            (audio.format.as_str(), audio.sample_rate, audio.duration_ms),
+            ("wav", 8_000, 2_250)
+        );
+        assert_eq!(audio.bytes.len(), 44 + 3 * 6_000 * 2, "header, then every sample");
+        assert_eq!(&audio.bytes[..4], b"RIFF");
+        let cues: Vec<(u32, u32, &str)> = audio
+            .captions
+            .iter()
+            .map(|c| (c.start_ms, c.end_ms, &input[c.text_start..c.text_end]))
+            .collect();
+        assert_eq!(
+            cues,
+            [
+                (0, 500, "First one."),
+                (750, 1_250, "Second one!"),
+                (1_500, 2_000, "Third?")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn engine_failures_and_timeouts_become_the_codes_callers_see() {
+        let max = Duration::from_secs(300);
+        let cases: [(Script, &str, bool); 3] = [
+            (
+                Script::Fail(|| EngineError::TooLong(Duration::from_secs(300))),
+                "audio_too_long",
+                true,
+            ),
+            (Script::Fail(|| EngineError::EmptyOutput), "no_speech", true),
+            (
+                Script::Fail(|| EngineError::Unavailable("down".into())),
+                "engine_failed",
+                false,
+            ),
+        ];
+        for (script, code, permanent) in cases {
+            let ctx = context(script, Duration::from_secs(5));
+            let error = attempt(&ctx, &job("Hello.", "mp3")).await.err().expect("a failure");
+            let failure = error.failure(max);
+            assert_eq!((failure.code(), failure.is_permanent()), (code, permanent), "{error}");
+        }
+        let ctx = context(Script::Hang, Duration::from_millis(50));
+        let error = attempt(&ctx, &job("Hello.", "mp3")).await.err().expect("a timeout");
+        assert_eq!(error.failure(max).code(), "synthesis_timeout");
+        let unknown = attempt(&ctx, &job("Hello.", "midi")).await.err().expect("a bad format");
+        assert_eq!(unknown.failure(max).code(), "unprocessable");
+    }
 }
