@@ -67,7 +67,8 @@ RUN set -eux; \
     find services tests -name '*.rs' -exec touch {} +; \
     cargo build --release --locked --bins; \
     mkdir -p /out; \
-    cp target/release/orator-api target/release/orator-worker target/release/orator-loadgen /out/
+    cp target/release/orator-api target/release/orator-worker target/release/orator-loadgen \
+        target/release/orator-smoke /out/
 
 # ---------------------------------------------------------------------------------------
 # The neural engine's files: ONNX Runtime's shared library and the Piper voice

@@ -50,6 +50,11 @@ pub fn repo_root() -> PathBuf {
 }
 
 impl Catalogue {
+    /// The catalogue this binary was built with (for tools run away from the repository).
+    pub fn embedded() -> Self {
+        serde_norway::from_str(include_str!("../../monitoring/metrics.yaml")).expect("monitoring/metrics.yaml parses")
+    }
+
     /// Reads `monitoring/metrics.yaml`.
     pub fn load() -> Self {
         let path = repo_root().join("monitoring/metrics.yaml");
