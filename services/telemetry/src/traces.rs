@@ -4,6 +4,8 @@
 //! `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (default parent-based always-on),
 //! `OTEL_BSP_*` and `OTEL_SDK_DISABLED`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::{KeyValue, trace::TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::{
@@ -12,8 +14,6 @@ use opentelemetry_sdk::{
     resource::EnvResourceDetector,
     trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter},
 };
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{InitError, ServiceInfo};
 
@@ -88,7 +88,6 @@ impl Tracing {
         self.provider.tracer("orator-telemetry")
     }
 
-    /// Flushes pending spans and stops the exporter.
     /// Flushes what is left and stops, within [`SHUTDOWN_TIMEOUT`]: without a collector the
     /// export would otherwise wait for its own timeout (10 s) before the process can exit.
     pub fn shutdown(&self) {
