@@ -57,8 +57,12 @@ impl Catalogue {
 
     /// Reads `monitoring/metrics.yaml`.
     pub fn load() -> Self {
-        let path = repo_root().join("monitoring/metrics.yaml");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Self::from_path(&repo_root().join("monitoring/metrics.yaml"))
+    }
+
+    /// Reads a catalogue file (a generated service's, for instance).
+    pub fn from_path(path: &std::path::Path) -> Self {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
@@ -152,4 +156,57 @@ pub fn exposed_families(exposition: &str) -> BTreeMap<String, String> {
             Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
         })
         .collect()
+}
+
+impl Catalogue {
+    /// Asserts that `exposition` (what `binary` serves at `/metrics`) holds exactly the
+    /// catalogue's families for it, each of the catalogued type and with HELP text.
+    pub fn assert_exposed_exactly(&self, binary: &str, exposition: &str) {
+        let exposed = exposed_families(exposition);
+        let expected = self.families(binary);
+        let missing: Vec<_> = expected.keys().filter(|k| !exposed.contains_key(*k)).collect();
+        let undocumented: Vec<_> = exposed.keys().filter(|k| !expected.contains_key(*k)).collect();
+        assert!(
+            missing.is_empty(),
+            "{binary}: in the catalogue but not exposed: {missing:?}"
+        );
+        assert!(
+            undocumented.is_empty(),
+            "{binary}: exposed but not in the catalogue: {undocumented:?}"
+        );
+        for (name, kind) in &exposed {
+            assert_eq!(&expected[name], kind, "{binary}: {name} has the wrong type");
+            assert!(
+                exposition.contains(&format!("# HELP {name} ")),
+                "{binary}: {name} has no HELP"
+            );
+        }
+    }
+}
+
+/// Asserts that `promtool check metrics` can parse `exposition` (its lint hints are printed).
+pub fn promtool_check(exposition: &str, what: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (scripts/setup.sh installs Debian's prometheus package)");
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // promtool exits 1 for lint hints too; only a parse error means invalid exposition.
+    assert!(
+        !report.contains("error while linting") && !report.contains("text format parsing error"),
+        "{what}: {report}"
+    );
+    for line in report.lines().filter(|l| !l.trim().is_empty()) {
+        eprintln!("promtool {what}: {line}");
+    }
 }

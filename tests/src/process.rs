@@ -48,13 +48,17 @@ fn capture(stream: impl AsyncRead + Unpin + Send + 'static, name: String, lines:
 impl Service {
     /// Starts `binary` with `env` and waits until it logs the address it listens on.
     pub async fn spawn(binary: &str, name: &str, env: &[(String, String)]) -> Self {
-        let path = bin_dir().join(binary);
+        Self::spawn_path(&bin_dir().join(binary), name, env).await
+    }
+
+    /// Like [`Service::spawn`], for a binary anywhere (a generated service's).
+    pub async fn spawn_path(path: &std::path::Path, name: &str, env: &[(String, String)]) -> Self {
         assert!(
             path.exists(),
             "{} is missing: build the binaries first (cargo build --bins), as scripts/test.sh does",
             path.display()
         );
-        let mut command = Command::new(&path);
+        let mut command = Command::new(path);
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         for (k, _) in std::env::vars() {
             if k.starts_with("ORATOR_")

@@ -6,7 +6,7 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use orator_e2e::{
     TestEnv,
-    catalogue::{Catalogue, exposed_families, repo_root},
+    catalogue::{Catalogue, promtool_check, repo_root},
     eventually,
     otlp::{Receiver, Span},
     scenario::{self, SECRET_TEXT},
@@ -23,32 +23,6 @@ async fn metrics_of(url: &str) -> String {
         .text()
         .await
         .unwrap()
-}
-
-fn promtool_check(exposition: &str, what: &str) {
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool (scripts/setup.sh installs Debian's prometheus package)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // promtool exits 1 for lint hints too; only a parse error means invalid exposition.
-    assert!(
-        !report.contains("error while linting") && !report.contains("text format parsing error"),
-        "{what}: {report}"
-    );
-    for line in report.lines().filter(|l| !l.trim().is_empty()) {
-        eprintln!("promtool {what}: {line}");
-    }
 }
 
 fn extra_env() -> Vec<(&'static str, &'static str)> {
@@ -73,28 +47,7 @@ async fn both_metrics_endpoints_expose_exactly_the_catalogue() {
     for (binary, url) in [("api", api.service.url()), ("worker", worker.url())] {
         let exposition = metrics_of(&url).await;
         promtool_check(&exposition, binary);
-        let exposed = exposed_families(&exposition);
-        let expected = catalogue.families(binary);
-        let missing: Vec<_> = expected.keys().filter(|k| !exposed.contains_key(*k)).collect();
-        let undocumented: Vec<_> = exposed.keys().filter(|k| !expected.contains_key(*k)).collect();
-        assert!(
-            missing.is_empty(),
-            "{binary}: in the catalogue but not exposed: {missing:?}"
-        );
-        assert!(
-            undocumented.is_empty(),
-            "{binary}: exposed but not in the catalogue: {undocumented:?}"
-        );
-        for (name, kind) in &exposed {
-            assert_eq!(&expected[name], kind, "{binary}: {name} has the wrong type");
-        }
-        // Every family has HELP text.
-        for name in exposed.keys() {
-            assert!(
-                exposition.contains(&format!("# HELP {name} ")),
-                "{binary}: {name} has no HELP"
-            );
-        }
+        catalogue.assert_exposed_exactly(binary, &exposition);
     }
 }
 
