@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Checks the Prometheus part of the monitoring stack, offline:
+#   0. slo.py --check          the SLO rules and their generated tests are what
+#                              monitoring/prometheus/slos.yaml gives
 #   1. promtool check config   monitoring/prometheus/prometheus.yml (on a copy whose
 #                              rule_files and /run/secrets files point into the repo)
 #      promtool check web-config monitoring/prometheus/web.yml
@@ -56,6 +58,10 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+log "slo.py --check: rules/slo-*.yml and tests/slo-generated-test.yml from monitoring/prometheus/slos.yaml"
+"$PY" monitoring/prometheus/slo.py monitoring/prometheus/slos.yaml \
+  --out monitoring/prometheus/rules --tests monitoring/prometheus/tests --check
 
 log "promtool check config monitoring/prometheus/prometheus.yml"
 # Compose mounts the rules at /etc/prometheus/rules and the secrets at /run/secrets; point a
