@@ -12,448 +12,67 @@ every panel has a unit and a description, every dashboard links to the others.
 Edit the panels here, not in the JSON (scripts/check-grafana.sh fails when they differ).
 If you prefer to build a panel in the Grafana UI, export it and port it here.
 
+The builders, and the rows every service of the shared telemetry crate has (SLOs, RED per
+route, health, processes, traces), live in panels.py: services generated from Orator's
+template draw their dashboard with the very same code. Panels about Orator alone (admission,
+speech, queue, engines...) belong here; a panel that would fit any such service belongs there.
+
 Standard library only, so it runs anywhere python3 does.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
+# The builders are shared with the services generated from Orator's template (panels.py is
+# copied into them unchanged); what is Orator's alone stays in this file.
+from panels import GREEN, HTTP, ORANGE, RED, RI
+from panels import dashboard as _dashboard
+from panels import alert_list, es_logs, prom, row, stat, state_timeline, table, thresholds, timeseries, updown_mappings
+from panels import quantile, ratio_or_zero
+from panels import annotate, health_rows, process_rows, red_rows, traces_rows
+from panels import http_availability_slo, http_latency_slo, slo_panels
+from panels import main
+
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 
-# Grafana 11.0's dashboard schema version. Newer Grafana releases migrate it on load; the
-# JSON is validated against the Dashboard schema of @grafana/schema (scripts/check-grafana.sh).
-SCHEMA_VERSION = 39
-
-# Every Prometheus query goes through this variable so that a dashboard works unchanged
-# against another Prometheus (a staging one, Thanos, Mimir...).
-PROM = {"type": "prometheus", "uid": "${datasource}"}
-JAEGER = {"type": "jaeger", "uid": "jaeger"}
-ELASTIC = {"type": "elasticsearch", "uid": "elasticsearch"}
-
-RI = "$__rate_interval"
-
-# The SLO window. SLO panels are the one place where a fixed range is right: the objective is
-# defined over 30 days whatever the dashboard's time range. Titles of those panels say "(30d)".
-SLO_WINDOW = "30d"
-
-# Colours Grafana knows by name.
-GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
-
-
-# --------------------------------------------------------------------------------------------
-# Panel builders
-# --------------------------------------------------------------------------------------------
-
-
-def prom(expr: str, legend: str = "__auto", instant: bool = False, table: bool = False) -> dict:
-    """A Prometheus query. refId is filled in by the panel."""
-    t = {
-        "datasource": PROM,
-        "editorMode": "code",
-        "expr": expr,
-        "legendFormat": legend,
-        "range": not instant,
-        "instant": instant,
-    }
-    if table:
-        t["format"] = "table"
-    return t
-
-
-def thresholds(*steps) -> dict:
-    """thresholds((GREEN, None), (RED, 0.9)) — the first step's value is -Infinity (null)."""
-    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
-
-
-def updown_mappings(up: str = "up", down: str = "down") -> list:
-    return [
-        {
-            "type": "value",
-            "options": {
-                "0": {"text": down, "color": RED, "index": 0},
-                "1": {"text": up, "color": GREEN, "index": 1},
-            },
-        }
-    ]
-
-
-def flag_mappings(off: str, on: str) -> list:
-    """0/1 gauges where 1 is the bad state (a breaker open): 0 green, 1 red."""
-    return [
-        {
-            "type": "value",
-            "options": {
-                "0": {"text": off, "color": GREEN, "index": 0},
-                "1": {"text": on, "color": RED, "index": 1},
-            },
-        }
-    ]
-
-
-def _panel(kind, title, description, unit, targets, w, h, datasource=PROM, **extra) -> dict:
-    defaults = {"unit": unit}
-    for key in ("min", "max", "decimals", "noValue", "mappings", "thresholds", "color", "custom"):
-        if key in extra:
-            defaults[key] = extra.pop(key)
-    p = {
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": datasource,
-        "fieldConfig": {"defaults": defaults, "overrides": extra.pop("overrides", [])},
-        "options": extra.pop("options", {}),
-        "targets": [],
-        "gridPos": {"h": h, "w": w, "x": 0, "y": 0},
-    }
-    for i, t in enumerate(targets):
-        t = dict(t)
-        t["refId"] = chr(ord("A") + i)
-        p["targets"].append(t)
-    if "transformations" in extra:
-        p["transformations"] = extra.pop("transformations")
-    assert not extra, f"unknown panel options {sorted(extra)}"
-    return p
-
-
-def timeseries(title, description, unit, targets, w=12, h=8, stack=False, bars=False, legend_calcs=("mean", "max"), **extra):
-    custom = {
-        "drawStyle": "bars" if bars else "line",
-        "lineWidth": 1,
-        "fillOpacity": 60 if bars else 10,
-        "showPoints": "never",
-        "spanNulls": False,
-        "stacking": {"mode": "normal" if stack else "none", "group": "A"},
-    }
-    options = {
-        "legend": {"displayMode": "table", "placement": "bottom", "showLegend": True, "calcs": list(legend_calcs)},
-        "tooltip": {"mode": "multi", "sort": "desc"},
-    }
-    extra.setdefault("min", 0)
-    return _panel("timeseries", title, description, unit, targets, w, h, custom=custom, options=options, **extra)
-
-
-def stat(title, description, unit, targets, w=6, h=4, color_mode="value", graph=True, **extra):
-    options = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "colorMode": color_mode,
-        "graphMode": "area" if graph else "none",
-        "justifyMode": "auto",
-        "orientation": "auto",
-        "textMode": "auto",
-        "wideLayout": True,
-        "showPercentChange": False,
-    }
-    extra.setdefault("thresholds", thresholds((GREEN, None)))
-    return _panel("stat", title, description, unit, targets, w, h, options=options, **extra)
-
-
-def gauge(title, description, unit, targets, w=6, h=5, **extra):
-    options = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "showThresholdLabels": False,
-        "showThresholdMarkers": True,
-        "orientation": "auto",
-    }
-    return _panel("gauge", title, description, unit, targets, w, h, options=options, **extra)
-
-
-def table(title, description, unit, targets, w=12, h=8, rename=None, **extra):
-    """An instant table: one row per series, the value in a column named by `rename`."""
-    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}}
-    transformations = [
-        {
-            "id": "organize",
-            "options": {"excludeByName": {"Time": True}, "renameByName": {"Value": rename or "Value"}},
-        }
-    ]
-    return _panel("table", title, description, unit, targets, w, h, options=options, transformations=transformations, **extra)
-
-
-def state_timeline(title, description, targets, w=12, h=8, up="up", down="down", one_is_bad=False):
-    """0/1 series as coloured bands: 1 = up (green), 0 = down (red); with one_is_bad, 1 is the
-    bad state (red, labelled `down`) and 0 the good one (green, labelled `up`)."""
-    options = {
-        "mergeValues": True,
-        "showValue": "never",
-        "alignValue": "left",
-        "rowHeight": 0.9,
-        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
-        "tooltip": {"mode": "single", "sort": "none"},
-    }
-    if one_is_bad:
-        mappings, steps = flag_mappings(up, down), thresholds((GREEN, None), (RED, 1))
-    else:
-        mappings, steps = updown_mappings(up, down), thresholds((RED, None), (GREEN, 1))
-    return _panel(
-        "state-timeline", title, description, "none", targets, w, h,
-        options=options, mappings=mappings,
-        thresholds=steps,
-        custom={"fillOpacity": 70, "lineWidth": 0},
-    )
-
-
-def es_logs(title, description, query, w=24, h=10):
-    """Log lines from Elasticsearch (Lucene query), newest first, trace ids linked to Jaeger."""
-    target = {
-        "datasource": ELASTIC,
-        "query": query,
-        "metrics": [{"id": "1", "type": "logs", "settings": {"limit": "100"}}],
-        "bucketAggs": [],
-        "timeField": "@timestamp",
-    }
-    options = {
-        "showTime": True,
-        "showLabels": False,
-        "showCommonLabels": False,
-        "wrapLogMessage": True,
-        "prettifyLogMessage": False,
-        "enableLogDetails": True,
-        "dedupStrategy": "none",
-        "sortOrder": "Descending",
-    }
-    # Log lines carry no numbers: "none" keeps the every-panel-has-a-unit rule honest.
-    return _panel("logs", title, description, "none", [target], w, h, datasource=ELASTIC, options=options)
-
-
-def jaeger_search(title, description, service, tags="", min_duration="", w=24, h=8):
-    """A Jaeger trace search shown as a table; each trace id opens the trace view."""
-    target = {
-        "datasource": JAEGER,
-        "queryType": "search",
-        "service": service,
-        "tags": tags,
-        "minDuration": min_duration,
-        "limit": 20,
-    }
-    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}}
-    # Jaeger reports span durations in microseconds.
-    return _panel("table", title, description, "µs", [target], w, h, datasource=JAEGER, options=options)
-
-
-def alert_list(title, description, w=24, h=10):
-    """Grafana's alert list, showing the Prometheus-managed rules (read from Prometheus'
-    rules API through the datasource named "Prometheus")."""
-    options = {
-        "viewMode": "list",
-        "groupMode": "default",
-        "groupBy": [],
-        "maxItems": 50,
-        "sortOrder": 1,
-        "dashboardAlerts": False,
-        "alertName": "",
-        "alertInstanceLabelFilter": "",
-        "datasource": "Prometheus",
-        "stateFilter": {"firing": True, "pending": True, "noData": False, "normal": False, "error": True},
-        "showInstances": True,
-    }
-    return _panel("alertlist", title, description, "none", [], w, h, options=options)
-
-
-def row(title: str) -> dict:
-    return {"type": "row", "title": title, "collapsed": False, "panels": []}
-
-
-# --------------------------------------------------------------------------------------------
-# Dashboard assembly
-# --------------------------------------------------------------------------------------------
-
-
-def layout(items: list) -> list:
-    """Place panels left to right, 24 columns wide, wrapping lines; rows start a new line."""
-    x = y = line_h = 0
-    pid = 1
-    out = []
-    for item in items:
-        if item["type"] == "row":
-            if x:
-                y += line_h
-            item["gridPos"] = {"h": 1, "w": 24, "x": 0, "y": y}
-            item["id"] = pid
-            y += 1
-            x = line_h = 0
-        else:
-            w, h = item["gridPos"]["w"], item["gridPos"]["h"]
-            if x + w > 24:
-                y += line_h
-                x = line_h = 0
-            item["gridPos"] = {"h": h, "w": w, "x": x, "y": y}
-            item["id"] = pid
-            x += w
-            line_h = max(line_h, h)
-        pid += 1
-        out.append(_ordered(item))
-    return out
-
-
-def _ordered(panel: dict) -> dict:
-    """Key order as Grafana exports it, so diffs against an export stay readable."""
-    order = ["type", "title", "description", "id", "gridPos", "datasource", "collapsed", "panels", "fieldConfig", "options", "targets", "transformations"]
-    return {k: panel[k] for k in order if k in panel}
+API, WORKER = "orator-api", "orator-worker"
 
 
 def dashboard(uid: str, title: str, description: str, items: list) -> dict:
-    return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": ["orator"],
-        "editable": True,
-        "graphTooltip": 1,
-        "timezone": "browser",
-        "time": {"from": "now-1h", "to": "now"},
-        "refresh": "30s",
-        "schemaVersion": SCHEMA_VERSION,
-        "version": 1,
-        "fiscalYearStartMonth": 0,
-        "liveNow": False,
-        "annotations": {
-            "list": [
-                {
-                    "builtIn": 1,
-                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-                    "enable": True,
-                    "hide": True,
-                    "iconColor": "rgba(0, 211, 255, 1)",
-                    "name": "Annotations & Alerts",
-                    "type": "dashboard",
-                }
-            ]
-        },
-        "links": [
-            {
-                "title": "Orator dashboards",
-                "type": "dashboards",
-                "tags": ["orator"],
-                "asDropdown": True,
-                "includeVars": True,
-                "keepTime": True,
-                "targetBlank": False,
-                "icon": "external link",
-                "tooltip": "The other Orator dashboards, same time range and datasource",
-            }
-        ],
-        "templating": {
-            "list": [
-                {
-                    "name": "datasource",
-                    "label": "Prometheus",
-                    "description": "Prometheus to query; every Prometheus panel of this dashboard uses it.",
-                    "type": "datasource",
-                    "query": "prometheus",
-                    "current": {"text": "Prometheus", "value": "prometheus"},
-                    "hide": 0,
-                    "refresh": 1,
-                    "regex": "",
-                    "includeAll": False,
-                    "multi": False,
-                    "options": [],
-                    "skipUrlSync": False,
-                }
-            ]
-        },
-        "panels": layout(items),
-    }
+    """An Orator dashboard: tagged orator, linked to the other Orator dashboards."""
+    return _dashboard(uid, title, description, items, tag="orator", family="Orator")
 
 
-# --------------------------------------------------------------------------------------------
-# Shared query fragments
-# --------------------------------------------------------------------------------------------
-
-HTTP = "http_server_request_duration_seconds"
-
-
-def quantile(q: float, metric: str, by: str = "", selector: str = "") -> str:
-    """histogram_quantile over a classic histogram, aggregated across instances."""
-    by_clause = f"le, {by}" if by else "le"
-    return f"histogram_quantile({q}, sum by ({by_clause}) (rate({metric}_bucket{selector}[{RI}])))"
-
-
-def ratio_or_zero(num_selector: str, den_selector: str, metric: str, by: str) -> str:
-    """num/den per `by` group, 0 (not "no data") for groups where the numerator series does not
-    exist yet: error counters with labels appear only after the first error."""
-    num = f"sum by ({by}) (rate({metric}{num_selector}[{RI}]))"
-    den = f"sum by ({by}) (rate({metric}{den_selector}[{RI}]))"
-    return f"({num} or {den} * 0) / {den}"
-
-
-# The four SLOs (docs: the shared brief; alerts: monitoring/prometheus). `good` and `total`
-# take the function (increase over the SLO window, or rate over $__rate_interval) and window.
+# The four SLOs of monitoring/prometheus/slos.yaml (from which monitoring/prometheus/slo.py
+# writes the recording rules and burn-rate alerts), as panels.py's SLO dicts. Written out
+# rather than read from the YAML so that this file needs nothing beyond the standard
+# library; panels.slos_from_spec() turns the spec into equivalent dicts if that changes.
 SLOS = [
-    {
-        "name": "API availability",
-        "objective": 0.995,
-        "explain": "share of API requests (every route except \"unmatched\") answered without a 5xx",
-        "good": 'sum({fn}(http_server_request_duration_seconds_count{{http_route!="unmatched",http_response_status_code!~"5.."}}[{w}]))',
-        "total": 'sum({fn}(http_server_request_duration_seconds_count{{http_route!="unmatched"}}[{w}]))',
-    },
-    {
-        "name": "API latency",
-        "objective": 0.99,
-        "explain": "share of successful (non-5xx) POST /v1/audio/speech requests served within 1 s",
-        "good": 'sum({fn}(http_server_request_duration_seconds_bucket{{http_route="/v1/audio/speech",http_response_status_code!~"5..",le="1"}}[{w}]))',
-        "total": 'sum({fn}(http_server_request_duration_seconds_count{{http_route="/v1/audio/speech",http_response_status_code!~"5.."}}[{w}]))',
-    },
+    http_availability_slo(
+        "API availability", 0.995, API,
+        explain="share of API requests (every route except \"unmatched\") answered without a 5xx",
+    ),
+    http_latency_slo(
+        "API latency", 0.99, API, le="1", route="/v1/audio/speech",
+        explain="share of successful (non-5xx) POST /v1/audio/speech requests served within 1 s",
+    ),
     {
         "name": "Job success",
         "objective": 0.99,
         "explain": "share of finished jobs that succeeded: succeeded / (succeeded + failed)",
-        "good": 'sum({fn}(orator_jobs_processed_total{{outcome="succeeded"}}[{w}]))',
-        "total": 'sum({fn}(orator_jobs_processed_total{{outcome=~"succeeded|failed"}}[{w}]))',
+        "good": f'orator_jobs_processed_total{{job="{WORKER}",outcome="succeeded"}}',
+        "total": f'orator_jobs_processed_total{{job="{WORKER}",outcome=~"succeeded|failed"}}',
     },
     {
         "name": "Job latency",
         "objective": 0.99,
         "explain": "share of jobs that went from creation to success within 10 s",
-        "good": 'sum({fn}(orator_job_duration_seconds_bucket{{le="10"}}[{w}]))',
-        "total": "sum({fn}(orator_job_duration_seconds_count[{w}]))",
+        "good": f'orator_job_duration_seconds_bucket{{job="{WORKER}",le="10"}}',
+        "total": f'orator_job_duration_seconds_count{{job="{WORKER}"}}',
     },
 ]
-
-
-def slo_panels() -> list:
-    panels = []
-    for slo in SLOS:
-        name, obj = slo["name"], slo["objective"]
-        good30 = slo["good"].format(fn="increase", w=SLO_WINDOW)
-        total30 = slo["total"].format(fn="increase", w=SLO_WINDOW)
-        sli30 = f"{good30} / {total30}"
-        good_now = slo["good"].format(fn="rate", w=RI)
-        total_now = slo["total"].format(fn="rate", w=RI)
-        budget = 1 - obj
-        panels.append(stat(
-            f"{name}: SLI and objective (30d)",
-            f"SLI = {slo['explain']}, over the last 30 days (not the dashboard's time range). "
-            f"Objective {obj:.1%}. Red when the SLI is below the objective.",
-            "percentunit",
-            # Instant queries: a 30-day increase() at every step of a range query is costly.
-            [prom(sli30, "SLI (30d)", instant=True), prom(f"vector({obj})", "Objective", instant=True)],
-            w=6, h=5, decimals=3, graph=False,
-            thresholds=thresholds((RED, None), (GREEN, obj)),
-        ))
-        panels.append(stat(
-            f"{name}: error budget left (30d)",
-            f"Share of the 30-day error budget ({budget:.1%} of events may be bad) still unspent: "
-            f"1 - (1 - SLI) / (1 - {obj}). 100% = no bad events, 0% = budget spent, negative = SLO broken.",
-            "percentunit",
-            [prom(f"1 - (1 - ({sli30})) / (1 - {obj})", "Budget left", instant=True)],
-            w=6, h=5, decimals=1, graph=False, color_mode="background",
-            thresholds=thresholds((RED, None), (ORANGE, 0), (GREEN, 0.25)),
-        ))
-        panels.append(timeseries(
-            f"{name}: error budget burn rate",
-            f"How fast the budget burns right now: (1 - SLI over $__rate_interval) / (1 - {obj}). "
-            "1 spends exactly the budget in 30 days; the page alerts fire at 14.4 (1h and 5m windows) "
-            "and 6 (6h and 30m), the tickets at 3 and 1 (longer windows).",
-            "none",
-            [prom(f"(1 - ({good_now} / {total_now})) / (1 - {obj})", "burn rate")],
-            w=12, h=5, legend_calcs=("mean", "max"),
-            thresholds=thresholds((GREEN, None), (ORANGE, 1), (RED, 14.4)),
-        ))
-    return panels
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,70 +81,12 @@ def slo_panels() -> list:
 
 
 def overview() -> dict:
-    items = [row("Service level objectives (30 days)")] + slo_panels()
+    items = [row("Service level objectives (30 days)"), *slo_panels(SLOS)]
+    items += annotate(red_rows(API), {
+        "p95 duration by route": "The OratorHighLatencyP95 alert watches this.",
+        "p95 response body size by route": "Audio for the speech routes.",
+    })
     items += [
-        row("Traffic, errors and duration per route (RED)"),
-        timeseries(
-            "Request rate by route",
-            "HTTP requests per second handled by the api, by method and route template "
-            "(\"unmatched\" = no route matched). Source: http_server_request_duration_seconds_count.",
-            "reqps",
-            [prom(f"sum by (http_request_method, http_route) (rate({HTTP}_count[{RI}]))", "{{http_request_method}} {{http_route}}")],
-        ),
-        timeseries(
-            "Responses by status code",
-            "HTTP responses per second by status code: 4xx are client errors (auth, validation, "
-            "rate limits), 5xx are server errors and count against the availability SLO.",
-            "reqps",
-            [prom(f"sum by (http_response_status_code) (rate({HTTP}_count[{RI}]))", "{{http_response_status_code}}")],
-            stack=True,
-        ),
-        timeseries(
-            "5xx error ratio by route",
-            "Share of requests to each route answered with a 5xx. Routes without any 5xx yet show 0.",
-            "percentunit",
-            [prom(ratio_or_zero('{http_response_status_code=~"5.."}', "", f"{HTTP}_count", "http_route"), "{{http_route}}")],
-            thresholds=thresholds((GREEN, None), (RED, 0.005)),
-        ),
-        timeseries(
-            "Requests in progress by route",
-            "HTTP requests being served right now, summed over api instances.",
-            "short",
-            [prom("sum by (http_route) (http_server_active_requests)", "{{http_route}}")],
-        ),
-        timeseries(
-            "p50 duration by route",
-            "Median HTTP request duration per route (histogram_quantile over all api instances).",
-            "s",
-            [prom(quantile(0.5, HTTP, "http_route"), "{{http_route}}")],
-            w=8,
-        ),
-        timeseries(
-            "p95 duration by route",
-            "95th percentile HTTP request duration per route. The OratorHighLatencyP95 alert watches this.",
-            "s",
-            [prom(quantile(0.95, HTTP, "http_route"), "{{http_route}}")],
-            w=8,
-        ),
-        timeseries(
-            "p99 duration by route",
-            "99th percentile HTTP request duration per route. Buckets end at 30 s: values there mean \"30 s or more\".",
-            "s",
-            [prom(quantile(0.99, HTTP, "http_route"), "{{http_route}}")],
-            w=8,
-        ),
-        timeseries(
-            "p95 response body size by route",
-            "95th percentile of response body sizes (audio for the speech routes).",
-            "bytes",
-            [prom(quantile(0.95, "http_server_response_body_size_bytes", "http_route"), "{{http_route}}")],
-        ),
-        timeseries(
-            "p95 request body size by route",
-            "95th percentile of request body sizes, from Content-Length.",
-            "bytes",
-            [prom(quantile(0.95, "http_server_request_body_size_bytes", "http_route"), "{{http_route}}")],
-        ),
         row("Admission"),
         timeseries(
             "In flight vs admission limit",
@@ -588,68 +149,23 @@ def overview() -> dict:
             [prom(f"sum(rate(orator_single_flight_joined_total[{RI}]))", "joined")],
             w=8,
         ),
-        row("Service health"),
-        state_timeline(
-            "Orator targets up",
-            "1 when Prometheus scraped the target at the last attempt (jobs orator-api and orator-worker). "
-            "OratorTargetDown fires when one stays down.",
-            [prom('up{job=~"orator-api|orator-worker"}', "{{job}} {{instance}}")],
-        ),
-        state_timeline(
-            "Dependency health checks",
-            "Worst result of each dependency check (PostgreSQL, Redis, RabbitMQ) across api and "
-            "worker instances: 1 passed, 0 failed. Updated whenever /health or /health/ready runs.",
-            [prom("min by (check) (health_check_status)", "{{check}}")],
-            up="pass", down="fail",
-        ),
-        timeseries(
-            "Health check p95 latency",
-            "95th percentile latency of the dependency checks behind /health/ready.",
-            "s",
-            [prom(quantile(0.95, "health_check_duration_seconds", "check"), "{{check}}")],
-            w=8,
-        ),
-        timeseries(
-            "Spans exported and export failures",
-            "Spans delivered to the OTLP endpoint (Jaeger) and failed export batches, per second. "
-            "Failures mean traces are being lost; the service keeps running (OratorTraceExportFailing).",
-            "ops",
-            [
-                prom(f"sum by (job) (rate(otel_exported_spans_total[{RI}]))", "{{job}} spans"),
-                prom(f"sum by (job) (rate(otel_export_failures_total[{RI}]))", "{{job}} failed batches"),
-            ],
-            w=8,
-        ),
-        table(
-            "Running builds",
-            "Which version and git revision each instance runs (orator_build_info); the value is the number of instances.",
-            "short",
-            [prom("count by (job, version, revision) (orator_build_info)", instant=True, table=True)],
-            w=8, rename="Instances",
-        ),
-        row("Logs and traces"),
-        es_logs(
-            "Errors and warnings (logs)",
-            "Orator log lines at WARN or ERROR from Elasticsearch (index orator-logs-*), newest first. "
-            "Open a line's details: its trace_id links to the trace in Jaeger.",
-            'level:(ERROR OR WARN)',
-        ),
-        jaeger_search(
-            "Recent failed requests (traces)",
-            "Traces of the api with an error span (tag error=true) in the time range, from Jaeger. "
-            "Click a trace id to open it; a span's \"Logs for this span\" shows its log lines.",
-            "orator-api", tags="error=true",
-        ),
-        jaeger_search(
-            "Recent slow requests (traces)",
-            "Traces of the api that took 1 s or longer (the latency SLO threshold), from Jaeger.",
-            "orator-api", min_duration="1s",
-        ),
     ]
+    items += annotate(health_rows([API, WORKER]), {
+        "Targets up": "OratorTargetDown fires when one stays down.",
+        "Dependency health checks": "The checks: postgres, redis, rabbitmq, and models on a worker with Piper voices.",
+        "Spans exported and export failures": "OratorTraceExportFailing fires on failures.",
+    })
+    items += process_rows([API, WORKER], "orator")
+    items += traces_rows(API, "1s", logs_query="level:(ERROR OR WARN)")
+    annotate(items, {
+        "Errors and warnings (logs)": "Orator's log lines, api and worker (index orator-logs-*).",
+        "Recent slow requests (traces)": "1 s is the latency SLO threshold.",
+    })
     return dashboard(
         "orator-overview",
         "Orator / Service overview",
-        "SLOs, per-route traffic, errors and latency (RED) of the Orator API, admission control, service health, logs and traces.",
+        "SLOs, per-route traffic, errors and latency (RED) of the Orator API, admission control, service health, "
+        "processes and builds, logs and traces.",
         items,
     )
 
@@ -1533,33 +1049,12 @@ def infrastructure() -> dict:
             ],
             w=8,
         ),
-        row("Processes"),
-        timeseries(
-            "Process CPU",
-            "CPU used by each scraped process (1 = one core), per job and instance.",
-            "percentunit",
-            [prom(f"sum by (job, instance) (rate(process_cpu_seconds_total[{RI}]))", "{{job}} {{instance}}")],
-        ),
-        timeseries(
-            "Process resident memory",
-            "Resident memory (RSS) of each scraped process. Per-container memory would need cAdvisor, which "
-            "this stack does not run (n/a without cAdvisor): process RSS is the closest measure.",
-            "bytes",
-            [prom("sum by (job, instance) (process_resident_memory_bytes)", "{{job}} {{instance}}")],
-        ),
-        timeseries(
-            "Open file descriptors",
-            "Open file descriptors per process (the limit is process_max_fds; Orator's is usually far above this).",
-            "short",
-            [prom("sum by (job, instance) (process_open_fds)", "{{job}} {{instance}}")],
-        ),
-        timeseries(
-            "Threads (Orator)",
-            "OS threads of the Orator processes (the Go exporters report goroutines instead).",
-            "short",
-            [prom("sum by (job, instance) (process_threads)", "{{job}} {{instance}}")],
-        ),
     ]
+    # Every scraped process, the exporters' too; the builds are on the overview.
+    items += annotate(process_rows(None, "orator", build_info=False), {
+        "Process resident memory": "Per-container memory would need cAdvisor, which this stack does not run "
+        "(n/a without cAdvisor): process RSS is the closest measure.",
+    })
     return dashboard(
         "orator-infra",
         "Orator / Infrastructure",
@@ -1676,38 +1171,5 @@ DASHBOARDS = {
 }
 
 
-def render(build) -> str:
-    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if dashboards/*.json differ from this file's output")
-    args = parser.parse_args()
-
-    stale = []
-    for name, build in DASHBOARDS.items():
-        path = OUT_DIR / name
-        text = render(build)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(name)
-        else:
-            OUT_DIR.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    extra = sorted(p.name for p in OUT_DIR.glob("*.json") if p.name not in DASHBOARDS) if OUT_DIR.exists() else []
-    if args.check:
-        if stale or extra:
-            for name in stale:
-                print(f"stale: dashboards/{name} (run python3 monitoring/grafana/dashboards.py)", file=sys.stderr)
-            for name in extra:
-                print(f"unknown: dashboards/{name} is not written by dashboards.py", file=sys.stderr)
-            return 1
-        print(f"dashboards/*.json up to date ({len(DASHBOARDS)} dashboards)")
-    else:
-        print(f"wrote {len(DASHBOARDS)} dashboards to {OUT_DIR}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main({name: build() for name, build in DASHBOARDS.items()}, OUT_DIR))

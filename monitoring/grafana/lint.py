@@ -4,6 +4,16 @@
     lint.py                    run every check; fail if panel-queries.json is stale
     lint.py --write-queries    same, but rewrite panel-queries.json instead of failing
 
+Other dashboards, e.g. those of a service generated from Orator's template (written by the
+same panels.py), are checked with --dashboards DIR and the service's own names:
+
+    lint.py --dashboards DIR --provisioning PROV_DIR --catalogue METRICS_YAML \
+            --tag acme --title Acme --namespace acme [--queries FILE [--write-queries]]
+
+Then the checks specific to Orator's stack (the Elasticsearch, Alertmanager and basic-auth
+provisioning, every exporter-metrics.txt entry used) are left out, and panel-queries.json
+is neither checked nor written unless --queries names a file.
+
 Checks (scripts/check-grafana.sh runs this after the JSON-schema validation):
   * provisioning: the datasources have the uids the dashboards use, the trace <-> log links
     point at existing datasources, the dashboard provider reads /var/lib/grafana/dashboards;
@@ -38,8 +48,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 DASHBOARD_DIR = HERE / "dashboards"
-DATASOURCES = HERE / "provisioning" / "datasources" / "datasources.yml"
-PROVIDERS = HERE / "provisioning" / "dashboards" / "dashboards.yml"
+PROVISIONING = HERE / "provisioning"  # datasources/datasources.yml, dashboards/dashboards.yml
 EXPORTER_METRICS = HERE / "exporter-metrics.txt"
 PANEL_QUERIES = HERE / "panel-queries.json"
 CATALOGUE = REPO / "monitoring" / "metrics.yaml"
@@ -190,11 +199,28 @@ def all_panels(dash: dict):
 # --------------------------------------------------------------------------------------------
 
 
-def check_provisioning(report: Report) -> dict[str, dict]:
-    """Returns the provisioned datasources by uid."""
-    doc = yaml.safe_load(DATASOURCES.read_text(encoding="utf-8"))
+def check_provisioning(report: Report, provisioning: Path, folder: str, orator_stack: bool) -> dict[str, dict]:
+    """Returns the provisioned datasources by uid. Every stack: Prometheus (uid prometheus)
+    is the default datasource and a provider loads /var/lib/grafana/dashboards into `folder`.
+    With orator_stack, also what Orator's stack needs of the other datasources."""
+    doc = yaml.safe_load((provisioning / "datasources" / "datasources.yml").read_text(encoding="utf-8"))
     by_uid = {d["uid"]: d for d in doc.get("datasources", [])}
     where = "provisioning/datasources/datasources.yml"
+    defaults = [uid for uid, d in by_uid.items() if d.get("isDefault")]
+    if defaults != ["prometheus"] or by_uid.get("prometheus", {}).get("type") != "prometheus":
+        report.error(where, f"exactly Prometheus (uid prometheus) must be the default datasource, got {defaults}")
+    prov = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text(encoding="utf-8"))
+    providers = prov.get("providers", [])
+    if not any(p.get("options", {}).get("path") == "/var/lib/grafana/dashboards" and p.get("folder") == folder for p in providers):
+        report.error("provisioning/dashboards/dashboards.yml", f"a provider must load /var/lib/grafana/dashboards into folder {folder}")
+    if orator_stack:
+        check_orator_datasources(by_uid, where, report)
+    return by_uid
+
+
+def check_orator_datasources(by_uid: dict, where: str, report: Report) -> None:
+    """Orator's datasources: types and URLs, the trace <-> log links, Elasticsearch's index,
+    basic auth with the password from a file."""
     expected = {
         "prometheus": ("prometheus", "http://prometheus:9090"),
         "jaeger": ("jaeger", "http://jaeger:16686"),
@@ -208,10 +234,6 @@ def check_provisioning(report: Report) -> dict[str, dict]:
             continue
         if ds.get("type") != kind or ds.get("url") != url:
             report.error(where, f"{uid}: expected type {kind} at {url}, got {ds.get('type')} at {ds.get('url')}")
-    defaults = [uid for uid, d in by_uid.items() if d.get("isDefault")]
-    if defaults != ["prometheus"]:
-        report.error(where, f"exactly Prometheus must be the default datasource, got {defaults}")
-
     jaeger = by_uid.get("jaeger", {}).get("jsonData", {})
     t2l = jaeger.get("tracesToLogsV2", {})
     if t2l.get("datasourceUid") not in by_uid or by_uid[t2l.get("datasourceUid")]["type"] != "elasticsearch":
@@ -237,22 +259,16 @@ def check_provisioning(report: Report) -> dict[str, dict]:
         if not re.fullmatch(r"\$__file\{/[^}]+\}", password):
             report.error(where, f"{uid}: secureJsonData.basicAuthPassword must be $__file{{/path}}, not a literal")
 
-    prov = yaml.safe_load(PROVIDERS.read_text(encoding="utf-8"))
-    providers = prov.get("providers", [])
-    if not any(p.get("options", {}).get("path") == "/var/lib/grafana/dashboards" and p.get("folder") == "Orator" for p in providers):
-        report.error("provisioning/dashboards/dashboards.yml", "a provider must load /var/lib/grafana/dashboards into folder Orator")
-    return by_uid
 
-
-def check_dashboard(path: Path, dash: dict, datasources: dict, report: Report, queries: list) -> None:
-    where = f"dashboards/{path.name}"
+def check_dashboard(path: Path, dash: dict, datasources: dict, report: Report, queries: list, names: argparse.Namespace) -> None:
+    where = f"{path.parent.name}/{path.name}"
     uid = dash.get("uid", "")
     if not uid or path.stem != uid:
         report.error(where, f"uid {uid!r} must be set and equal the file name")
-    if not dash.get("title", "").startswith("Orator / "):
-        report.error(where, "title must start with 'Orator / '")
-    if "orator" not in dash.get("tags", []):
-        report.error(where, "tags must include orator")
+    if not dash.get("title", "").startswith(f"{names.title} / "):
+        report.error(where, f"title must start with '{names.title} / '")
+    if names.tag not in dash.get("tags", []):
+        report.error(where, f"tags must include {names.tag}")
     if dash.get("schemaVersion", 0) < MIN_SCHEMA_VERSION:
         report.error(where, f"schemaVersion must be >= {MIN_SCHEMA_VERSION}")
     if not dash.get("description"):
@@ -261,8 +277,8 @@ def check_dashboard(path: Path, dash: dict, datasources: dict, report: Report, q
     dsvar = variables.get("datasource")
     if not dsvar or dsvar.get("type") != "datasource" or dsvar.get("query") != "prometheus":
         report.error(where, "needs a template variable `datasource` of type datasource, query prometheus")
-    if not any(l.get("type") == "dashboards" and "orator" in l.get("tags", []) for l in dash.get("links", [])):
-        report.error(where, "needs a dashboards link to the other dashboards tagged orator")
+    if not any(l.get("type") == "dashboards" and names.tag in l.get("tags", []) for l in dash.get("links", [])):
+        report.error(where, f"needs a dashboards link to the other dashboards tagged {names.tag}")
 
     ids, titles, boxes = set(), set(), []
     for p in all_panels(dash):
@@ -336,21 +352,22 @@ def check_prom_target(t: dict, p: dict, pw: str, report: Report) -> None:
         report.error(pw, f"unsupported variables {leftover} in {expr!r}")
 
 
-def check_metrics(queries: list, catalogue: dict, exporter: set, report: Report) -> list:
-    """Checks names; returns panel-queries.json entries (queries over Orator's own metrics)."""
+def check_metrics(queries: list, catalogue: dict, exporter: set, report: Report, namespace: str, all_exporter_used: bool) -> list:
+    """Checks names; returns panel-queries.json entries (queries over the service's own
+    metrics, those in the catalogue)."""
     used_exporter = set()
     entries = []
     for q in queries:
         dash, p, t = q["dashboard"], q["panel"], q["target"]
-        pw = f"dashboards/{dash['uid']}.json panel {p['id']} {p['title']!r} query {t['refId']}"
+        pw = f"{dash['uid']}.json panel {p['id']} {p['title']!r} query {t['refId']}"
         parsed = parse_promql(t["expr"])
         own = {m for m in parsed["metrics"] if m in catalogue}
         others = parsed["metrics"] - own
         for m in sorted(others):
             if m in exporter:
                 used_exporter.add(m)
-            elif m.startswith("orator_") or not (m in EXPORTER_EXACT or m.startswith(EXPORTER_PREFIXES)):
-                report.error(pw, f"metric {m} is in neither monitoring/metrics.yaml nor an exporter's namespace")
+            elif m.startswith(f"{namespace}_") or not (m in EXPORTER_EXACT or m.startswith(EXPORTER_PREFIXES)):
+                report.error(pw, f"metric {m} is in neither the catalogue nor an exporter's namespace")
             else:
                 report.error(pw, f"exporter metric {m} is not listed in exporter-metrics.txt")
         for m in sorted(own):
@@ -373,8 +390,8 @@ def check_metrics(queries: list, catalogue: dict, exporter: set, report: Report)
                 "expr": substitute(t["expr"]),
                 "requires": requires[0] if requires else None,
             })
-    for m in sorted(exporter - used_exporter):
-        report.error(EXPORTER_METRICS.name, f"{m} is listed but no dashboard uses it")
+    for m in sorted(exporter - used_exporter if all_exporter_used else ()):
+        report.error("exporter-metrics.txt", f"{m} is listed but no dashboard uses it")
     return entries
 
 
@@ -397,43 +414,65 @@ def check_promql_parses(queries: list, promtool: str, report: Report) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Lint the Orator Grafana dashboards.")
-    parser.add_argument("--write-queries", action="store_true", help="rewrite panel-queries.json")
+    parser = argparse.ArgumentParser(description="Lint Grafana dashboards (by default Orator's).")
+    parser.add_argument("--dashboards", type=Path, help="lint DIR/*.json instead of Orator's dashboards, "
+                        "without the checks specific to Orator's stack")
+    parser.add_argument("--provisioning", type=Path, default=PROVISIONING,
+                        help="Grafana provisioning directory (default monitoring/grafana/provisioning)")
     parser.add_argument("--catalogue", type=Path, default=CATALOGUE, help="metrics catalogue (default monitoring/metrics.yaml)")
+    parser.add_argument("--exporter-metrics", type=Path, default=EXPORTER_METRICS,
+                        help="the non-catalogue metrics allowed (default monitoring/grafana/exporter-metrics.txt)")
+    parser.add_argument("--queries", type=Path, help="panel-queries.json to check or write "
+                        "(default: Orator's, and none with --dashboards)")
+    parser.add_argument("--write-queries", action="store_true", help="rewrite the panel-queries file")
+    parser.add_argument("--tag", default="orator", help="tag every dashboard carries and links by (default orator)")
+    parser.add_argument("--title", default="Orator",
+                        help="dashboard titles start with 'TITLE / '; the provider's folder is TITLE (default Orator)")
+    parser.add_argument("--namespace", default="orator", help="prefix of the service's own metrics (default orator)")
     parser.add_argument("--promtool", default=shutil.which("promtool") or "/usr/bin/promtool")
     args = parser.parse_args()
+    orator_stack = args.dashboards is None
+    dashboard_dir = args.dashboards or DASHBOARD_DIR
+    queries_file = args.queries or (PANEL_QUERIES if orator_stack else None)
+    if args.write_queries and not queries_file:
+        parser.error("--write-queries needs --queries FILE with --dashboards")
 
     report = Report()
-    datasources = check_provisioning(report)
+    datasources = check_provisioning(report, args.provisioning, args.title, orator_stack)
     catalogue = load_catalogue(args.catalogue)
-    exporter = load_exporter_metrics(EXPORTER_METRICS, report)
+    exporter = load_exporter_metrics(args.exporter_metrics, report)
 
     queries: list = []
     uids: dict[str, str] = {}
-    paths = sorted(DASHBOARD_DIR.glob("*.json"))
+    paths = sorted(dashboard_dir.glob("*.json"))
+    if not paths:
+        report.error(str(dashboard_dir), "no dashboards (*.json)")
     panel_count = 0
     for path in paths:
         dash = json.loads(path.read_text(encoding="utf-8"))
         if dash.get("uid") in uids:
-            report.error(f"dashboards/{path.name}", f"uid {dash.get('uid')} also used by {uids[dash['uid']]}")
+            report.error(f"{dashboard_dir.name}/{path.name}", f"uid {dash.get('uid')} also used by {uids[dash['uid']]}")
         uids[dash.get("uid")] = path.name
-        check_dashboard(path, dash, datasources, report, queries)
+        check_dashboard(path, dash, datasources, report, queries, args)
         n = sum(1 for p in all_panels(dash) if p.get("type") != "row")
         panel_count += n
         print(f"  {dash.get('title')}: {n} panels")
 
     n_rules = check_promql_parses(queries, args.promtool, report)
-    entries = check_metrics(queries, catalogue, exporter, report)
+    # Orator's exporter-metrics.txt lists exactly what Orator's dashboards use; other
+    # dashboards may use a part of it.
+    entries = check_metrics(queries, catalogue, exporter, report, args.namespace, all_exporter_used=orator_stack)
 
     text = json.dumps(entries, indent=2, ensure_ascii=False) + "\n"
-    if args.write_queries:
-        PANEL_QUERIES.write_text(text, encoding="utf-8")
-        print(f"wrote {PANEL_QUERIES.name} ({len(entries)} queries)")
-    elif not PANEL_QUERIES.exists() or PANEL_QUERIES.read_text(encoding="utf-8") != text:
-        report.error(PANEL_QUERIES.name, "stale: run scripts/check-grafana.sh --write-queries")
+    if queries_file and args.write_queries:
+        queries_file.write_text(text, encoding="utf-8")
+        print(f"wrote {queries_file.name} ({len(entries)} queries)")
+    elif queries_file and (not queries_file.exists() or queries_file.read_text(encoding="utf-8") != text):
+        report.error(queries_file.name, "stale: run scripts/check-grafana.sh --write-queries")
 
     print(f"checked {len(paths)} dashboards, {panel_count} panels, {len(queries)} Prometheus queries "
-          f"({n_rules} parsed by promtool), {len(entries)} over Orator's own metrics in {PANEL_QUERIES.name}")
+          f"({n_rules} parsed by promtool), {len(entries)} over the catalogue's metrics"
+          + (f" in {queries_file.name}" if queries_file else ""))
     if report.errors:
         for e in report.errors:
             print(f"ERROR {e}", file=sys.stderr)

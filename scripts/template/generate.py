@@ -146,6 +146,17 @@ def workspace_manifest(dest: Path) -> None:
     )
 
 
+def renamed_variables(entry, env: str):
+    """`entry` (a catalogue entry, or any part of one) with ORATOR_* variables renamed."""
+    if isinstance(entry, str):
+        return re.sub(r"\bORATOR_", env + "_", entry)
+    if isinstance(entry, list):
+        return [renamed_variables(e, env) for e in entry]
+    if isinstance(entry, dict):
+        return {k: renamed_variables(v, env) for k, v in entry.items()}
+    return entry
+
+
 def catalogue(dest: Path, names: dict[str, str]) -> None:
     """monitoring/metrics.yaml: Orator's entries for the telemetry families (emitted by the
     new service, namespaced as it is), then the service's own from the template."""
@@ -156,8 +167,8 @@ def catalogue(dest: Path, names: dict[str, str]) -> None:
         for metric in kept:
             metric["name"] = metric["name"].replace("orator_", names["__NS__"] + "_", 1)
             metric["emitted_by"] = [names["__SERVICE__"]]
-            # Orator's help texts name its binaries and variables; the families are the same.
-            metric["help"] = re.sub(r"\bORATOR_", names["__ENV__"] + "_", metric["help"])
+            # Orator's texts name its variables (ORATOR_REVISION); the new service's differ.
+            metric.update(renamed_variables(metric, names["__ENV__"]))
         if kept:
             telemetry.append({"name": group["name"], "metrics": kept})
     path = dest / "monitoring/metrics.yaml"

@@ -59,7 +59,7 @@ step "grafana: JSON schema of Dashboard from @grafana/schema $GRAFANA_SCHEMA_VER
 schema="$TOOLS_DIR/cache/grafana-dashboard-$GRAFANA_SCHEMA_VERSION.schema.json"
 if [ ! -s "$schema" ]; then
   mkdir -p "$TOOLS_DIR/cache"
-  types=$(ls "$TOOLS_DIR"/node_modules/@grafana/schema/dist/types/raw/dashboard/x/{dashboard_types,types}.gen.d.ts 2>/dev/null | head -n1)
+  types=$(ls "$TOOLS_DIR"/node_modules/@grafana/schema/dist/types/raw/dashboard/x/{dashboard_types,types}.gen.d.ts 2>/dev/null | head -n1 || true)
   "$TOOLS_DIR/node_modules/.bin/ts-json-schema-generator" --path "$types" --type Dashboard \
     --no-type-check --out "$schema.tmp"
   mv "$schema.tmp" "$schema"
