@@ -1,20 +1,17 @@
 //! The api's settings, all from the environment.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use orator_core::{
     admission::{AdmissionConfig, AimdConfig},
-    config::{self, ConfigError, Connections},
-    faults::Faults,
+    config::{self, Common, ConfigError},
 };
 
 /// Everything the api reads at start.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// Shared connection settings.
-    pub connections: Connections,
-    /// `ORATOR_HTTP_ADDR`.
-    pub http_addr: SocketAddr,
+    /// The settings the worker reads too (`ORATOR_HTTP_ADDR` defaults to `0.0.0.0:8000`).
+    pub common: Common,
     /// `ORATOR_MIGRATE`: create the database and run migrations at start.
     pub migrate: bool,
     /// `ORATOR_BOOTSTRAP_API_KEY`: a key that exists after start.
@@ -29,26 +26,16 @@ pub struct ApiConfig {
     pub rate_limit: u32,
     /// `ORATOR_RATE_LIMIT_WINDOW_SECS`.
     pub rate_limit_window: Duration,
-    /// `ORATOR_CACHE_TTL_SECS`.
-    pub cache_ttl: Duration,
     /// `ORATOR_OUTBOX_POLL_MS`: relay poll interval (it is also woken on every commit).
     pub outbox_poll: Duration,
-    /// `ORATOR_ESPEAK_BINARY`: used here for the voice catalogue.
-    pub espeak_binary: String,
     /// `ORATOR_PIPER_*`: the neural voices listed and accepted (their configs only are read).
     pub piper: Option<orator_engine::piper::PiperConfig>,
     /// `ORATOR_MODEL_ENGINES`: `gpt-4o-mini-tts=espeak-ng,…`, instead of the best engine.
     pub model_engines: Vec<(String, String)>,
-    /// `ORATOR_GAUGE_INTERVAL_MS`: how often jobs by status, the outbox and the pool are polled.
-    pub gauge_interval: Duration,
     /// `ORATOR_ADMIN_API_KEY`: enables `/admin/*` (fault injection, the alert webhook).
     pub admin_api_key: Option<String>,
     /// `ORATOR_INSTRUMENT_HTTP`: the HTTP tracing/metrics layer (off only to measure its cost).
     pub instrument_http: bool,
-    /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
-    pub faults: Faults,
-    /// `ORATOR_METRICS_TOKEN` or `ORATOR_METRICS_TOKEN_FILE`: bearer token for `/metrics`.
-    pub metrics_token: Option<String>,
     /// `ORATOR_AUTH_CACHE_TTL_MS`: how long an authenticated key is trusted without a
     /// database lookup (also how long a revoked key keeps working); 0 disables the cache.
     pub auth_cache_ttl: Duration,
@@ -74,8 +61,7 @@ impl ApiConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let bootstrap = config::string("ORATOR_BOOTSTRAP_API_KEY", "");
         Ok(Self {
-            connections: Connections::from_env()?,
-            http_addr: config::parse("ORATOR_HTTP_ADDR", "0.0.0.0:8000")?,
+            common: Common::from_env("0.0.0.0:8000")?,
             migrate: config::flag("ORATOR_MIGRATE", true)?,
             bootstrap_api_key: (!bootstrap.is_empty()).then_some(bootstrap),
             max_input_chars: config::positive("ORATOR_MAX_INPUT_CHARS", "4096")? as usize,
@@ -83,16 +69,11 @@ impl ApiConfig {
             sync_timeout: config::millis("ORATOR_SYNC_TIMEOUT_MS", "30000")?,
             rate_limit: config::positive("ORATOR_RATE_LIMIT", "600")?,
             rate_limit_window: Duration::from_secs(config::positive("ORATOR_RATE_LIMIT_WINDOW_SECS", "60")?.into()),
-            cache_ttl: Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
             outbox_poll: config::millis("ORATOR_OUTBOX_POLL_MS", "500")?,
-            espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             piper: config::piper()?,
             model_engines: config::model_engines()?,
-            gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
             admin_api_key: Some(config::string("ORATOR_ADMIN_API_KEY", "")).filter(|k| !k.is_empty()),
             instrument_http: config::flag("ORATOR_INSTRUMENT_HTTP", true)?,
-            faults: Faults::from_env()?,
-            metrics_token: config::metrics_token()?,
             auth_cache_ttl: config::millis("ORATOR_AUTH_CACHE_TTL_MS", "5000")?,
             auth_failures_per_minute: config::positive("ORATOR_AUTH_FAILURES_PER_MINUTE", "30")?,
             admission: admission()?,

@@ -3,28 +3,31 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use orator_core::domain::Models;
+use metrics_exporter_prometheus::PrometheusHandle;
 use orator_core::{
     admission::Admission,
+    cache::Redis,
     completion::Completions,
     db::{self, api_keys},
+    domain::Models,
     faults::FaultSwitch,
     gauges, health,
     hot_cache::HotCache,
     metrics::{AUTH_FAILURES, RATE_LIMITED},
-    queue::{Broker, Relay, Replies, Topology},
+    queue::{Broker, Relay, Replies},
     speech::Speech,
+    startup,
 };
-use orator_engine::{Engines, EspeakConfig, EspeakEngine, Synthesizer, piper::PiperEngine};
+use orator_engine::{Engines, Synthesizer, piper::PiperEngine};
 use orator_telemetry::health::{Criticality, Registry};
 use sqlx::PgPool;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::sync::watch;
 
 use crate::{config::ApiConfig, limits::WindowLimit, routes, state::AppState};
 
 /// Opens the database, creating and migrating it when the config says so.
 pub async fn database(config: &ApiConfig) -> anyhow::Result<PgPool> {
-    let c = &config.connections;
+    let c = &config.common.connections;
     let pool = db::connect(
         &c.database_url,
         c.db_max_connections,
@@ -39,11 +42,8 @@ pub async fn database(config: &ApiConfig) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
-/// Runs the HTTP server and the outbox relay.
-pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
-    let telemetry =
-        orator_telemetry::init(orator_core::service_info("orator-api"), &[]).context("starting telemetry")?;
-    orator_core::metrics::describe();
+/// Starts api-only counters at zero, so "none yet" is visible as 0, not absence.
+fn describe() {
     metrics::describe_counter!(
         routes::admin::ALERTS_RECEIVED,
         "Alerts received by the webhook receiver, by name and status."
@@ -52,29 +52,21 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     for reason in ["missing", "invalid"] {
         metrics::counter!(AUTH_FAILURES, "reason" => reason).increment(0);
     }
-    let pool = database(&config).await?;
-    if let Some(key) = &config.bootstrap_api_key {
-        api_keys::ensure(&pool, "bootstrap", key)
-            .await
-            .context("creating ORATOR_BOOTSTRAP_API_KEY")?;
-    }
-    let c = &config.connections;
-    let redis = c.redis().context("REDIS_URL")?;
-    let broker = Arc::new(Broker::new(
-        c.amqp_url.clone(),
-        "orator-api",
-        Topology::new(&c.queue_prefix),
-        Duration::from_secs(3),
-    ));
-    let relay = Relay::new(pool.clone(), broker.clone(), config.outbox_poll);
-    let (stop_relay, relay_stopped) = watch::channel(false);
-    let relay_task = tokio::spawn(relay.clone().run(relay_stopped));
-    let engine = EspeakEngine::new(EspeakConfig {
-        binary: config.espeak_binary.clone().into(),
-        max_concurrency: 1,
-    })
-    .await
-    .context("loading the espeak-ng voice catalogue (ORATOR_ESPEAK_BINARY)")?;
+    Admission::describe(crate::admission::ROUTES);
+}
+
+/// What the routes reach, over connections that may not be up yet: nothing here waits for
+/// PostgreSQL, Redis or RabbitMQ, so in-process tests build it against unreachable ones.
+pub async fn state(
+    config: &ApiConfig,
+    pool: PgPool,
+    redis: Redis,
+    broker: Arc<Broker>,
+    relay: Relay,
+    metrics: PrometheusHandle,
+) -> anyhow::Result<AppState> {
+    // One process at most: the api only reads espeak-ng's voice catalogue.
+    let engine = startup::espeak(&config.common, 1).await?;
     let engine_version = engine.version().to_owned();
     let mut list: Vec<Arc<dyn Synthesizer>> = vec![Arc::new(engine)];
     if let Some(piper) = config.piper.clone() {
@@ -83,20 +75,7 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         list.push(Arc::new(piper));
     }
     let engines = Engines::new(list);
-
-    // PostgreSQL is needed to serve; without Redis the cache is bypassed and without
-    // RabbitMQ jobs wait in the outbox, so those only degrade the api.
-    let checks = Registry::new(c.health_timeout)
-        .with(health::Postgres(pool.clone()), Criticality::Critical)
-        .with(health::RedisPing(redis.clone()), Criticality::Optional)
-        .with(
-            health::RabbitMq::within(broker.clone(), c.health_timeout),
-            Criticality::Optional,
-        );
-    let polling = tokio::spawn(gauges::api(pool.clone(), config.gauge_interval));
     let admission = Admission::new(config.admission);
-    Admission::describe(crate::admission::ROUTES);
-    let backlog = tokio::spawn(admission.clone().watch_backlog(pool.clone()));
     let speech = Speech::new(
         pool.clone(),
         redis.clone(),
@@ -107,36 +86,62 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
         HotCache::new(config.hot_cache_bytes, config.hot_cache_ttl),
         config.sync_timeout,
     );
-    let redis_for_faults = redis.clone();
-    let state = AppState {
+    Ok(AppState {
         speech,
         admission,
         pool,
+        faults: FaultSwitch::start(redis.clone(), config.common.faults, Duration::from_secs(1)),
         redis,
         engine_version,
         models: Models::new(engines.clone(), &config.model_engines)
             .map_err(|e| anyhow::anyhow!("ORATOR_MODEL_ENGINES: {e}"))?,
         engines,
         broker,
-        metrics: telemetry.metrics(),
+        metrics,
         started: std::time::Instant::now(),
-        faults: FaultSwitch::start(redis_for_faults, config.faults, Duration::from_secs(1)),
         keys: crate::key_cache::KeyCache::new(config.auth_cache_ttl),
         auth_failures: WindowLimit::new(config.auth_failures_per_minute, Duration::from_secs(60)),
         local_rate: WindowLimit::new(config.rate_limit, config.rate_limit_window),
         config: Arc::new(config.clone()),
-    };
-    let app = routes::router(state)
-        .merge(orator_telemetry::health::router(checks))
-        .merge(orator_telemetry::metrics::router(
-            telemetry.metrics(),
-            config.metrics_token.clone(),
-        ));
+    })
+}
 
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .context("binding ORATOR_HTTP_ADDR")?;
-    tracing::info!(addr = %listener.local_addr()?, "listening");
+/// Runs the HTTP server and the outbox relay.
+pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
+    let common = &config.common;
+    let base = startup::foundations("orator-api", &[], common)?;
+    describe();
+    let pool = database(&config).await?;
+    if let Some(key) = &config.bootstrap_api_key {
+        api_keys::ensure(&pool, "bootstrap", key)
+            .await
+            .context("creating ORATOR_BOOTSTRAP_API_KEY")?;
+    }
+    let (redis, broker) = (base.redis.clone(), base.broker.clone());
+    let relay = Relay::new(pool.clone(), broker.clone(), config.outbox_poll);
+    let (stop_relay, relay_stopped) = watch::channel(false);
+    let relay_task = tokio::spawn(relay.clone().run(relay_stopped));
+    let state = state(
+        &config,
+        pool.clone(),
+        redis.clone(),
+        broker.clone(),
+        relay,
+        base.telemetry.metrics(),
+    )
+    .await?;
+
+    // PostgreSQL is needed to serve; without Redis the cache is bypassed and without
+    // RabbitMQ jobs wait in the outbox, so those only degrade the api.
+    let timeout = common.connections.health_timeout;
+    let checks = Registry::new(timeout)
+        .with(health::Postgres(pool.clone()), Criticality::Critical)
+        .with(health::RedisPing(redis), Criticality::Optional)
+        .with(health::RabbitMq::within(broker, timeout), Criticality::Optional);
+    let polling = tokio::spawn(gauges::api(pool.clone(), common.gauge_interval));
+    let backlog = tokio::spawn(state.admission.clone().watch_backlog(pool));
+    let app = routes::router(state).merge(startup::probes(checks, &base, common));
+    let listener = startup::listen(common).await?;
     let listener = crate::listener::Bounded::new(listener, config.max_connections);
     axum::serve(
         listener,
@@ -149,6 +154,6 @@ pub async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     polling.abort();
     backlog.abort();
     tracing::info!("stopped");
-    drop(telemetry);
+    drop(base);
     Ok(())
 }

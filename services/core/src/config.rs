@@ -1,9 +1,9 @@
 //! Environment configuration: every setting has a variable and a working local default,
 //! and a bad value names its variable.
 
-use std::{str::FromStr, time::Duration};
+use std::{net::SocketAddr, str::FromStr, time::Duration};
 
-use crate::breaker::BreakerConfig;
+use crate::{breaker::BreakerConfig, faults::Faults};
 
 /// A setting that could not be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +102,42 @@ pub fn metrics_token() -> Result<Option<String>, ConfigError> {
             });
     }
     Ok(Some(string("ORATOR_METRICS_TOKEN", "")).filter(|t| !t.is_empty()))
+}
+
+/// The settings both binaries read, under the same variables and defaults.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// Where PostgreSQL, Redis and RabbitMQ are, and how to talk to them.
+    pub connections: Connections,
+    /// `ORATOR_HTTP_ADDR`: where the process serves (the api its API, the worker its probes).
+    pub http_addr: SocketAddr,
+    /// `ORATOR_CACHE_TTL_SECS`: how long synthesised audio stays in Redis.
+    pub cache_ttl: Duration,
+    /// `ORATOR_ESPEAK_BINARY`.
+    pub espeak_binary: String,
+    /// `ORATOR_GAUGE_INTERVAL_MS`: how often the gauges read from PostgreSQL and RabbitMQ
+    /// (jobs by status, the outbox, queue depths, pool stats) are polled.
+    pub gauge_interval: Duration,
+    /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
+    pub faults: Faults,
+    /// `ORATOR_METRICS_TOKEN` or `ORATOR_METRICS_TOKEN_FILE`: bearer token for `/metrics`.
+    pub metrics_token: Option<String>,
+}
+
+impl Common {
+    /// Reads the shared settings; `default_addr` is the process's own `ORATOR_HTTP_ADDR`
+    /// default (the api and a worker on one machine must not collide).
+    pub fn from_env(default_addr: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            connections: Connections::from_env()?,
+            http_addr: parse("ORATOR_HTTP_ADDR", default_addr)?,
+            cache_ttl: Duration::from_secs(positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
+            espeak_binary: string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
+            gauge_interval: millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
+            faults: Faults::from_env()?,
+            metrics_token: metrics_token()?,
+        })
+    }
 }
 
 /// Connection settings shared by both binaries.

@@ -18,6 +18,7 @@ pub mod hot_cache;
 pub mod metrics;
 pub mod queue;
 pub mod speech;
+pub mod startup;
 pub mod stream;
 
 /// Source revision this build came from (`ORATOR_REVISION` at build time, else git).

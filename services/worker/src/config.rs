@@ -1,20 +1,18 @@
 //! The worker's settings, all from the environment.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use orator_core::{
-    config::{self, ConfigError, Connections},
+    config::{self, Common, ConfigError},
     db::maintenance::Retention,
-    faults::Faults,
 };
 
 /// Everything the worker reads at start.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Shared connection settings.
-    pub connections: Connections,
-    /// `ORATOR_HTTP_ADDR`: health and metrics server.
-    pub http_addr: SocketAddr,
+    /// The settings the api reads too (`ORATOR_HTTP_ADDR`, where the probes and `/metrics`
+    /// are served, defaults to `0.0.0.0:8001`).
+    pub common: Common,
     /// `ORATOR_PREFETCH`: unacknowledged messages held at once (= jobs in flight).
     pub prefetch: u16,
     /// `ORATOR_ENGINE_CONCURRENCY`: espeak-ng processes at once.
@@ -30,24 +28,14 @@ pub struct WorkerConfig {
     /// `ORATOR_MAX_AUDIO_SECONDS`: longest audio one job may produce; longer fails the job
     /// (`audio_too_long`, not retried).
     pub max_audio: Duration,
-    /// `ORATOR_CACHE_TTL_SECS`.
-    pub cache_ttl: Duration,
-    /// `ORATOR_ESPEAK_BINARY`.
-    pub espeak_binary: String,
     /// `ORATOR_PIPER_*` and `ORATOR_ONNXRUNTIME_LIB`: the neural voices and their runtime.
     pub piper: Option<(orator_engine::piper::PiperConfig, orator_engine::piper::RuntimeConfig)>,
     /// `ORATOR_TRACE_QUEUE_LINK`: start a new trace per consumed job, linked to the
     /// publisher's span, instead of continuing the publisher's trace.
     pub trace_queue_link: bool,
-    /// `ORATOR_GAUGE_INTERVAL_MS`: how often queue depths and pool stats are polled.
-    pub gauge_interval: Duration,
-    /// `ORATOR_FAULT_*`: faults injected from the start (off by default).
-    pub faults: Faults,
     /// `ORATOR_JOB_LEASE_MS` (default twice the synthesis timeout), `ORATOR_SWEEP_INTERVAL_MS`,
     /// `ORATOR_{AUDIO,JOB,OUTBOX}_RETENTION_HOURS` and `ORATOR_RETENTION_INTERVAL_MS`.
     pub maintenance: crate::maintenance::Settings,
-    /// `ORATOR_METRICS_TOKEN` or `ORATOR_METRICS_TOKEN_FILE`: bearer token for `/metrics`.
-    pub metrics_token: Option<String>,
 }
 
 impl WorkerConfig {
@@ -79,8 +67,7 @@ impl WorkerConfig {
         };
         Ok(Self {
             maintenance,
-            connections: Connections::from_env()?,
-            http_addr: config::parse("ORATOR_HTTP_ADDR", "0.0.0.0:8001")?,
+            common: Common::from_env("0.0.0.0:8001")?,
             prefetch: config::parse_checked("ORATOR_PREFETCH", "8", |v: &u16| {
                 if *v > 0 {
                     Ok(())
@@ -94,16 +81,11 @@ impl WorkerConfig {
             shutdown_grace: config::millis("ORATOR_SHUTDOWN_GRACE_MS", "30000")?,
             synthesis_timeout,
             max_audio: Duration::from_secs(config::positive("ORATOR_MAX_AUDIO_SECONDS", "300")?.into()),
-            cache_ttl: std::time::Duration::from_secs(config::positive("ORATOR_CACHE_TTL_SECS", "86400")?.into()),
-            espeak_binary: config::string("ORATOR_ESPEAK_BINARY", "espeak-ng"),
             piper: match config::piper()? {
                 Some(voices) => Some((voices, config::piper_runtime()?)),
                 None => None,
             },
             trace_queue_link: config::flag("ORATOR_TRACE_QUEUE_LINK", false)?,
-            gauge_interval: config::millis("ORATOR_GAUGE_INTERVAL_MS", "5000")?,
-            faults: Faults::from_env()?,
-            metrics_token: config::metrics_token()?,
         })
     }
 }

@@ -327,7 +327,11 @@ async fn store(ctx: &Context, job: &jobs::Job, made: Made, started: Instant) -> 
         duration_ms: audio.duration_ms,
         bytes: audio.bytes.clone().into(),
     };
-    if let Err(e) = ctx.redis.put_audio(&job.cache_key, &cached, ctx.config.cache_ttl).await {
+    if let Err(e) = ctx
+        .redis
+        .put_audio(&job.cache_key, &cached, ctx.config.common.cache_ttl)
+        .await
+    {
         tracing::warn!(job_id = %job.id, error = %e, "cache write failed");
     }
     let span = tracing::info_span!(

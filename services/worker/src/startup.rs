@@ -8,11 +8,11 @@ use orator_core::{
     faults::FaultSwitch,
     gauges, health,
     metrics::{AUDIO_BUCKETS, AUDIO_SECONDS, DEAD_LETTERED, JOBS_PROCESSED, SETTLED},
-    queue::{Broker, Topology},
+    startup,
 };
-use orator_engine::{Engines, EspeakConfig, EspeakEngine, Synthesizer, observed, piper::PiperEngine};
+use orator_engine::{Engines, Synthesizer, observed, piper::PiperEngine};
 use orator_telemetry::health::{Criticality, Registry};
-use tokio::{net::TcpListener, sync::watch};
+use tokio::sync::watch;
 
 use crate::{config::WorkerConfig, consumer, faulty::Faulty, process::Context};
 
@@ -31,35 +31,24 @@ fn zero_counters() {
 
 /// Runs the consumer and the health/metrics server.
 pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let telemetry = orator_telemetry::init(
-        orator_core::service_info("orator-worker"),
+    let common = &config.common;
+    let base = startup::foundations(
+        "orator-worker",
         &[
             (observed::REAL_TIME_FACTOR, observed::RTF_BUCKETS),
             (AUDIO_SECONDS, AUDIO_BUCKETS),
         ],
-    )
-    .context("starting telemetry")?;
-    orator_core::metrics::describe();
+        common,
+    )?;
     crate::maintenance::describe();
     zero_counters();
-    let c = &config.connections;
+    let c = &common.connections;
     // The api owns migrations; the worker connects lazily and waits for them below, so it
     // can start beside a fresh api (reporting itself not ready) instead of exiting.
     let pool =
         db::connect_lazy(&c.database_url, c.db_max_connections, c.db_statement_timeout).context("DATABASE_URL")?;
-    let redis = c.redis().context("REDIS_URL")?;
-    let broker = Arc::new(Broker::new(
-        c.amqp_url.clone(),
-        "orator-worker",
-        Topology::new(&c.queue_prefix),
-        Duration::from_secs(3),
-    ));
-    let engine = EspeakEngine::new(EspeakConfig {
-        binary: config.espeak_binary.clone().into(),
-        max_concurrency: config.engine_concurrency,
-    })
-    .await
-    .context("starting espeak-ng (ORATOR_ESPEAK_BINARY)")?;
+    let (redis, broker) = (base.redis.clone(), base.broker.clone());
+    let engine = startup::espeak(common, config.engine_concurrency).await?;
     observed::register(engine.name(), engine.version());
     tracing::info!(
         engine = engine.name(),
@@ -67,7 +56,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         voices = engine.voices().len(),
         "engine ready"
     );
-    let faults = FaultSwitch::start(redis.clone(), config.faults, Duration::from_secs(1));
+    let faults = FaultSwitch::start(redis.clone(), common.faults, Duration::from_secs(1));
     let mut engines: Vec<Arc<dyn Synthesizer>> = vec![Arc::new(Faulty::new(Arc::new(engine), faults.clone()))];
     let models = match config.piper.clone() {
         None => None,
@@ -110,16 +99,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         Some(models) => checks.with(models, Criticality::Critical),
         None => checks,
     };
-    let app = orator_telemetry::health::router(checks).merge(orator_telemetry::metrics::router(
-        telemetry.metrics(),
-        config.metrics_token.clone(),
-    ));
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .context("binding ORATOR_HTTP_ADDR")?;
-    tracing::info!(addr = %listener.local_addr()?, "listening");
+    let app = startup::probes(checks, &base, common);
+    let listener = startup::listen(common).await?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let polling = tokio::spawn(gauges::worker(pool.clone(), broker.clone(), config.gauge_interval));
+    let polling = tokio::spawn(gauges::worker(pool.clone(), broker.clone(), common.gauge_interval));
 
     let ctx = Arc::new(Context {
         pool,
@@ -143,6 +126,6 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     polling.abort();
     server.abort();
     tracing::info!("stopped");
-    drop(telemetry);
+    drop(base);
     Ok(())
 }

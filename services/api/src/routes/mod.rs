@@ -9,6 +9,8 @@ pub mod monitoring;
 mod openapi;
 pub mod speech;
 mod sse;
+#[cfg(test)]
+mod tests;
 
 use axum::{
     Json, Router,
