@@ -79,8 +79,12 @@ def read(path: Path) -> str:
 
 
 def rust_default(source: Path, var: str) -> str:
-    """The default of `var` in a config.rs: config::<fn>("VAR", "default")."""
-    m = re.search(r'config::\w+\(\s*"' + re.escape(var) + r'"\s*,\s*&?"([^"]*)"', read(source))
+    """The default of `var` in a config.rs: config::<fn>("VAR", "default"), or for the listen
+    address, which each binary passes to the shared settings, Common::from_env("default")."""
+    text = read(source)
+    m = re.search(r'config::\w+\(\s*"' + re.escape(var) + r'"\s*,\s*&?"([^"]*)"', text)
+    if not m and var == "ORATOR_HTTP_ADDR":
+        m = re.search(r'Common::from_env\(\s*"([^"]*)"\s*\)', text)
     if not m:
         raise SystemExit(f"consistency: cannot find the default of {var} in {source.relative_to(ROOT)}")
     return m.group(1)
@@ -104,11 +108,14 @@ def code_facts() -> dict:
     check(facts["live"] in health_routes, f"{health_rs.relative_to(ROOT)} no longer serves /health/live")
     check(facts["ready"] in health_routes, f"{health_rs.relative_to(ROOT)} no longer serves /health/ready")
     check("/metrics" in metrics_routes, f"{metrics_rs.relative_to(ROOT)} no longer serves /metrics")
-    # Both binaries must mount those routers on their listener.
+    # Both binaries must mount those routers on their listener: core's startup::probes()
+    # merges them, and each binary's startup.rs mounts that.
+    shared = read(ROOT / "services/core/src/startup.rs")
+    for router in ("health::router", "metrics::router"):
+        check(router in shared, f"services/core/src/startup.rs: probes() no longer merges {router}")
     for component in ("api", "worker"):
         startup = read(ROOT / f"services/{component}/src/startup.rs")
-        for router in ("health::router", "metrics::router"):
-            check(router in startup, f"services/{component}/src/startup.rs no longer mounts {router}")
+        check("startup::probes(" in startup, f"services/{component}/src/startup.rs no longer mounts startup::probes()")
     print(
         f"code: health routes {sorted(health_routes)}, metrics {sorted(metrics_routes)}, "
         f"default addrs {facts['addr']}, worker grace {facts['shutdown_grace_ms']} ms, "
