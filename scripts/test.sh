@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 quick=false
 if [ "${1:-}" = --quick ]; then quick=true; shift; fi
 
-scripts/setup.sh
+scripts/setup.sh --tests
 if ! $quick; then
   echo "== cargo fmt --check"
   cargo fmt --all -- --check

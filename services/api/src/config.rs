@@ -54,6 +54,73 @@ pub struct ApiConfig {
     pub hot_cache_ttl: Duration,
     /// `ORATOR_MAX_CONNECTIONS`: open HTTP connections; beyond it new ones wait to be accepted.
     pub max_connections: usize,
+    /// `ORATOR_CONSOLE_*`: the web console's links to the monitoring stack.
+    pub console: ConsoleConfig,
+}
+
+/// What the web console at `/` needs to know beyond the API.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleConfig {
+    /// `ORATOR_CONSOLE_JAEGER_URL`: Jaeger's UI as the browser reaches it; trace ids link there.
+    pub jaeger_url: Option<String>,
+    /// `ORATOR_CONSOLE_PROMETHEUS_URL`: Prometheus as the browser reaches it, for the SLIs
+    /// (it answers cross-origin queries by default).
+    pub prometheus_url: Option<String>,
+    /// `ORATOR_CONSOLE_ALERTMANAGER_URL`: Alertmanager as the browser reaches it, for the
+    /// active alerts.
+    pub alertmanager_url: Option<String>,
+    /// `ORATOR_CONSOLE_REFRESH_MS`: how often the status page reloads its numbers.
+    pub refresh: Duration,
+    /// `ORATOR_CONSOLE_DIR`: serve the console's files from this directory instead of the
+    /// copies in the binary (for working on them).
+    pub dir: Option<std::path::PathBuf>,
+}
+
+impl ConsoleConfig {
+    fn from_env() -> Result<Self, ConfigError> {
+        let dir = config::string("ORATOR_CONSOLE_DIR", "");
+        Ok(Self {
+            jaeger_url: base_url("ORATOR_CONSOLE_JAEGER_URL")?,
+            prometheus_url: base_url("ORATOR_CONSOLE_PROMETHEUS_URL")?,
+            alertmanager_url: base_url("ORATOR_CONSOLE_ALERTMANAGER_URL")?,
+            refresh: config::millis("ORATOR_CONSOLE_REFRESH_MS", "5000")?.max(Duration::from_millis(500)),
+            dir: (!dir.is_empty()).then(|| dir.into()),
+        })
+    }
+
+    /// The page's Content-Security-Policy: its own files, the API, and the configured
+    /// Prometheus and Alertmanager; audio from the blobs the playground makes.
+    pub fn content_security_policy(&self) -> String {
+        let mut connect = vec!["'self'"];
+        connect.extend(self.prometheus_url.as_deref());
+        connect.extend(self.alertmanager_url.as_deref());
+        format!(
+            "default-src 'self'; connect-src {}; media-src 'self' blob:; img-src 'self' data:; \
+             frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            connect.join(" ")
+        )
+    }
+}
+
+/// An `http(s)://host[:port][/path]` URL without its trailing slash, or `None` when unset.
+fn base_url(var: &'static str) -> Result<Option<String>, ConfigError> {
+    let value = config::string(var, "");
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let trimmed = value.trim_end_matches('/');
+    let valid = ["http://", "https://"]
+        .iter()
+        .any(|scheme| trimmed.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty()))
+        && !trimmed.contains(|c: char| c.is_whitespace() || c == ';' || c == '\'' || c == '"');
+    if !valid {
+        return Err(ConfigError {
+            var,
+            value,
+            reason: "must be an http:// or https:// URL".into(),
+        });
+    }
+    Ok(Some(trimmed.to_owned()))
 }
 
 impl ApiConfig {
@@ -80,6 +147,7 @@ impl ApiConfig {
             hot_cache_bytes: config::parse("ORATOR_HOT_CACHE_BYTES", "8388608")?,
             hot_cache_ttl: config::millis("ORATOR_HOT_CACHE_TTL_MS", "10000")?,
             max_connections: config::positive("ORATOR_MAX_CONNECTIONS", "512")? as usize,
+            console: ConsoleConfig::from_env()?,
         })
     }
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 mod captions;
 pub mod catalog;
+mod console;
 pub mod jobs;
 pub mod monitoring;
 mod openapi;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     let instrumented = state.config.instrument_http;
     let routes = routes
         .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .merge(console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), admin::inject_latency))

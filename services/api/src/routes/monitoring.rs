@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use axum::{Json, extract::State};
 use orator_core::{
+    admission::{IN_FLIGHT, LIMIT, REJECTED, SYNC_WAITERS},
     cache::CACHE_OPERATIONS,
     db::{jobs, outbox},
     gauges,
@@ -26,7 +27,7 @@ fn sum_where(snapshot: &HashMap<String, f64>, prefix: &str) -> f64 {
         .fold(0.0, |sum, (_, v)| sum + v)
 }
 
-/// Engine, cache, queues, jobs, requests and errors in one JSON document.
+/// Engine, cache, queues, jobs, requests, admission and errors in one JSON document.
 #[utoipa::path(
     get,
     path = "/monitoring/summary",
@@ -75,6 +76,12 @@ async fn summary(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
             "total": snapshot.get(requests).copied().unwrap_or(0.0),
             "client_errors": status('4'),
             "server_errors": status('5'),
+        },
+        "admission": {
+            "in_flight": snapshot.get(IN_FLIGHT).copied().unwrap_or(0.0),
+            "limit": snapshot.get(LIMIT).copied().unwrap_or(0.0),
+            "sync_waiters": snapshot.get(SYNC_WAITERS).copied().unwrap_or(0.0),
+            "rejected": snapshot.get(REJECTED).copied().unwrap_or(0.0),
         },
         "errors": {
             "auth_failures": snapshot.get(AUTH_FAILURES).copied().unwrap_or(0.0),
