@@ -69,6 +69,31 @@ try {
     }
     await page.screenshot({ path: join(out, "console-playground.png"), fullPage: true });
 
+    // MP3 plays while it streams: the first sentence is playable before the last arrives.
+    await page.$eval("#player", (p) => { delete p.dataset.completeAfterMs; delete p.dataset.playableAfterMs; });
+    await page.getByLabel("Text").fill(
+      "The first sentence is short. The second one takes a little longer to say. " +
+      "A third sentence follows it. And a fourth closes the stream.");
+    await page.getByLabel("Format").selectOption("mp3");
+    await page.getByRole("button", { name: "Speak" }).click();
+    await page.waitForFunction(() => {
+      const p = document.querySelector("#player");
+      return p.dataset.completeAfterMs && !document.querySelector("#speak").disabled;
+    }, null, { timeout: 30000 });
+    result.mp3 = await page.$eval("#player", (audio) =>
+      new Promise((resolve) => {
+        const seen = () => resolve({
+          streamed: audio.dataset.streamed,
+          playable_after_ms: Number(audio.dataset.playableAfterMs),
+          complete_after_ms: Number(audio.dataset.completeAfterMs),
+          duration: audio.duration,
+          src: audio.currentSrc,
+        });
+        if (Number.isFinite(audio.duration) && audio.duration > 0) return seen();
+        audio.addEventListener("durationchange", seen, { once: true });
+        setTimeout(seen, 5000);
+      }));
+
     // A bad key: the page says what went wrong.
     await page.getByLabel("API key").fill("ork_not_a_key");
     await page.getByRole("button", { name: "Use key" }).click();

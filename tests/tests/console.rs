@@ -96,6 +96,20 @@ async fn the_playground_speaks_and_shows_a_bad_key_to_the_user() {
         "{trace}"
     );
     assert!(seen["latency"].as_str().unwrap().ends_with(" ms"));
+    // MP3 streams into the player: playable before the answer is complete.
+    let mp3 = &seen["mp3"];
+    println!("mp3 in the playground: {mp3}");
+    assert_eq!(mp3["streamed"], "true", "{mp3}");
+    assert!(mp3["src"].as_str().unwrap().starts_with("blob:"), "{mp3}");
+    let (playable, complete) = (
+        mp3["playable_after_ms"].as_f64().unwrap(),
+        mp3["complete_after_ms"].as_f64().unwrap(),
+    );
+    assert!(
+        playable < complete,
+        "first audio playable at {playable} ms, answer complete at {complete} ms"
+    );
+    assert!(mp3["duration"].as_f64().unwrap() > 3.0, "{mp3}");
     let error = seen["bad_key_error"].as_str().unwrap();
     assert!(error.starts_with("401: invalid API key"), "{error}");
     assert_eq!(seen["error_role"], "alert", "announced to screen readers");

@@ -163,7 +163,12 @@ async function speak(event) {
       showError(await errorText(response));
       return;
     }
-    // The answer streams sentence by sentence: note when its first bytes arrive.
+    // The answer streams sentence by sentence. MP3 plays as it arrives (Media Source
+    // Extensions); the other formats once complete.
+    const type = response.headers.get("content-type") || "audio/mpeg";
+    const player = $("player");
+    const stream = streamingPlayer(type);
+    player.dataset.streamed = String(Boolean(stream));
     const reader = response.body.getReader();
     const chunks = [];
     let firstByte = null;
@@ -171,15 +176,30 @@ async function speak(event) {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (firstByte === null) firstByte = performance.now() - started;
+      if (firstByte === null) {
+        firstByte = performance.now() - started;
+        if (stream) {
+          $("result").hidden = false;
+          stream.append(value).then(() => {
+            player.dataset.playableAfterMs = String(Math.round(performance.now() - started));
+            player.play().catch(() => {});
+          });
+        }
+      } else if (stream) {
+        stream.append(value);
+      }
       chunks.push(value);
       size += value.length;
     }
     const total = performance.now() - started;
-    const type = response.headers.get("content-type") || "audio/mpeg";
-    if (audioUrl) URL.revokeObjectURL(audioUrl);
-    audioUrl = URL.createObjectURL(new Blob(chunks, { type }));
-    $("player").src = audioUrl;
+    player.dataset.completeAfterMs = String(Math.round(total));
+    if (stream) {
+      await stream.end();
+    } else {
+      if (audioUrl) URL.revokeObjectURL(audioUrl);
+      audioUrl = URL.createObjectURL(new Blob(chunks, { type }));
+      player.src = audioUrl;
+    }
     text($("first-byte"), firstByte === null ? "–" : ms(firstByte));
     text($("latency"), ms(total));
     text($("cache"), response.headers.get("x-orator-cache") || "–");
@@ -192,6 +212,39 @@ async function speak(event) {
     button.disabled = false;
     button.textContent = "Speak";
   }
+}
+
+// Feeds the audio element through a MediaSource as chunks arrive, or null when the browser
+// cannot play `type` that way. append() and end() queue behind each other, as a SourceBuffer
+// takes one append at a time.
+function streamingPlayer(type) {
+  if (type !== "audio/mpeg" || !window.MediaSource || !MediaSource.isTypeSupported(type)) return null;
+  const source = new MediaSource();
+  if (audioUrl) URL.revokeObjectURL(audioUrl);
+  audioUrl = URL.createObjectURL(source);
+  $("player").src = audioUrl;
+  const open = new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
+  let buffer = null;
+  let queue = open;
+  const appendOne = (chunk) =>
+    new Promise((resolve, reject) => {
+      buffer.addEventListener("updateend", resolve, { once: true });
+      buffer.addEventListener("error", () => reject(new Error("the browser could not decode the audio")), { once: true });
+      buffer.appendBuffer(chunk);
+    });
+  return {
+    append(chunk) {
+      queue = queue.then(() => {
+        buffer = buffer || source.addSourceBuffer(type);
+        return appendOne(chunk);
+      });
+      return queue;
+    },
+    end() {
+      queue = queue.then(() => source.readyState === "open" && source.endOfStream());
+      return queue;
+    },
+  };
 }
 
 function showTrace(traceparent) {
