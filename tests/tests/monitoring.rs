@@ -277,6 +277,35 @@ async fn drill_worker_down_fires_target_down_and_resolves() {
 }
 
 #[tokio::test]
+async fn drill_redis_cut_fires_redis_down_and_resolves() {
+    let env = TestEnv::new().await;
+    let (api, _worker, stack) = watched(&env, &[]).await;
+    // health_check_status is set whenever the checks run: in a deployment the readiness
+    // probe runs them every few seconds; here this task plays the kubelet.
+    let (http, ready) = (api.http.clone(), api.url("/health/ready"));
+    let _probe = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let _ = http.get(&ready).send().await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }));
+
+    env.redis.cut();
+    webhook_saw(&api, &stack, "OratorRedisDown", "firing", Duration::from_secs(60)).await;
+    env.redis.restore();
+    webhook_saw(&api, &stack, "OratorRedisDown", "resolved", Duration::from_secs(60)).await;
+}
+
+/// Aborts the task when the test ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[tokio::test]
 async fn with_a_metrics_token_only_a_scrape_that_sends_it_gets_metrics() {
     let env = TestEnv::new().await;
     let token = [("ORATOR_METRICS_TOKEN", "scrape-secret")];
